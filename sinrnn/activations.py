@@ -6,15 +6,22 @@
 __all__ = ['ACTIVATIONS', 'sigmoid', 'sigmoid_grad', 'sigmoid_grad_from_output', 'tanh', 'tanh_grad', 'tanh_grad_from_output',
            'get_activation', 'softmax', 'softmax_jacobian', 'squared_error', 'squared_error_grad']
 
-# %% ../nbs/00_activations.ipynb #71d6cdcd
+# %% ../nbs/00_activations.ipynb #ce2ff6a5
 import numpy as np
 
-# %% ../nbs/00_activations.ipynb #4caf7d47
+# %% ../nbs/00_activations.ipynb #451cbe82
 def sigmoid(z):
     "Logistic sigmoid of `z`, elementwise, for any shape; stable for any finite `z` and never writes into `z`."
     z = np.asarray(z, dtype=np.float64)
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0, e) / (1.0 + e)
+    # e = exp(-|z|) lies in (0, 1], so nothing here can overflow; the updates happen in place because this runs
+    # once per time step and every temporary array costs time
+    e = np.abs(z, out=np.empty(z.shape))
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    numerator = np.where(z >= 0, 1.0, e)
+    e += 1.0
+    numerator /= e
+    return numerator
 
 def sigmoid_grad(z):
     "Derivative of `sigmoid` at `z`, elementwise: sigmoid(z) * (1 - sigmoid(z))."
@@ -25,7 +32,7 @@ def sigmoid_grad_from_output(s):
     "Derivative of `sigmoid` given its output `s = sigmoid(z)`, elementwise."
     return s * (1.0 - s)
 
-# %% ../nbs/00_activations.ipynb #e1d0fa89
+# %% ../nbs/00_activations.ipynb #b3a99ae3
 def tanh(z):
     "Hyperbolic tangent of `z`, elementwise."
     return np.tanh(np.asarray(z, dtype=np.float64))
@@ -38,7 +45,7 @@ def tanh_grad_from_output(h):
     "Derivative of `tanh` given its output `h = tanh(z)`, elementwise."
     return 1.0 - h * h
 
-# %% ../nbs/00_activations.ipynb #19d1b2c3
+# %% ../nbs/00_activations.ipynb #45d1db6e
 ACTIVATIONS = {
     "sigmoid": (sigmoid, sigmoid_grad_from_output),
     "tanh": (tanh, tanh_grad_from_output),
@@ -50,7 +57,7 @@ def get_activation(name):
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[name]
 
-# %% ../nbs/00_activations.ipynb #d207cc72
+# %% ../nbs/00_activations.ipynb #af8f43fb
 def softmax(z, axis=-1):
     "Softmax of `z` along `axis`, stable for large inputs; same shape as `z`."
     z = np.asarray(z, dtype=np.float64)
@@ -62,7 +69,7 @@ def softmax_jacobian(z):
     s = softmax(z)
     return s[..., :, None] * (np.eye(s.shape[-1]) - s[..., None, :])
 
-# %% ../nbs/00_activations.ipynb #028773e3
+# %% ../nbs/00_activations.ipynb #6b3e03be
 def squared_error(y_pred, y):
     "Sum of squared errors over time steps and outputs, mean over the batch; `y_pred`, `y` (N, T, O) -> float."
     return float(np.sum((y_pred - y) ** 2) / y_pred.shape[0])
