@@ -12,16 +12,14 @@ import numpy as np
 # %% ../nbs/00_activations.ipynb #451cbe82
 def sigmoid(z):
     "Logistic sigmoid of `z`, elementwise, for any shape; stable for any finite `z` and never writes into `z`."
+    # np.maximum makes a new array, so `z` is never written; the rest works in place on it because this runs once
+    # per time step of every forward pass, and each temporary array costs time
     z = np.asarray(z, dtype=np.float64)
-    # e = exp(-|z|) lies in (0, 1], so nothing here can overflow; the updates happen in place because this runs
-    # once per time step and every temporary array costs time
-    e = np.abs(z, out=np.empty(z.shape))
+    e = np.maximum(z, -708.0, out=np.empty(z.shape))
     np.negative(e, out=e)
     np.exp(e, out=e)
-    numerator = np.where(z >= 0, 1.0, e)
     e += 1.0
-    numerator /= e
-    return numerator
+    return np.reciprocal(e, out=e)
 
 def sigmoid_grad(z):
     "Derivative of `sigmoid` at `z`, elementwise: sigmoid(z) * (1 - sigmoid(z))."

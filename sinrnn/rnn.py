@@ -57,9 +57,11 @@ def rnn_forward(x, h0, w_in, w_hidden, b_hidden, activation="sigmoid"):
     x_time = np.ascontiguousarray(x.transpose(1, 0, 2))
     a_in = x_time @ w_in.T + b_hidden
     h_time = np.empty(a_in.shape)
-    h_prev = h0
+    h_prev, w_hidden_t = h0, w_hidden.T
     for t in range(len(h_time)):
-        h_time[t] = f(a_in[t] + h_prev @ w_hidden.T)
+        a_t = a_in[t]
+        a_t += h_prev @ w_hidden_t
+        h_time[t] = f(a_t)
         h_prev = h_time[t]
     return h_time.transpose(1, 0, 2), (x_time, h0, h_time, w_in, w_hidden, activation)
 
