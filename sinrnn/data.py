@@ -11,6 +11,7 @@ import math
 import numbers
 
 import numpy as np
+from .rnn import check_size
 
 # %% ../nbs/04_data.ipynb #780746b3
 def _is_int(value):
@@ -18,14 +19,6 @@ def _is_int(value):
 
 def _is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-def _check_size(value, name, minimum=1):
-    "Return `value` as an int, or raise if it is not an int >= `minimum`."
-    if not _is_int(value):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 def _check_finite(value, name):
     "Return `value` as a float, or raise if it is not a finite real number."
@@ -44,7 +37,7 @@ def _check_t_max(t_max):
 # %% ../nbs/04_data.ipynb #b9d35640
 def time_grid(seq_len=50, t_max=5.0):
     "The T = `seq_len` sample times, evenly spaced from 0 to `t_max` inclusive; shape (T,)."
-    return np.linspace(0.0, _check_t_max(t_max), _check_size(seq_len, "seq_len"))
+    return np.linspace(0.0, _check_t_max(t_max), check_size(seq_len, "seq_len"))
 
 # %% ../nbs/04_data.ipynb #7bbb6eca
 def sine_wave(frequency, phase=0.0, amplitude=1.0, seq_len=50, t_max=5.0):
@@ -73,7 +66,7 @@ def _draw(spec, name, n_samples, rng):
 
 def make_sine_data(n_samples=50, seq_len=50, t_max=5.0, frequency=(1, 9), phase=0.0, amplitude=1.0, seed=None):
     "N = `n_samples` random waves: x (N, T, 3) of (frequency, phase, amplitude) per step, y (N, T, 1) their values."
-    n_samples = _check_size(n_samples, "n_samples")
+    n_samples = check_size(n_samples, "n_samples")
     t = time_grid(seq_len, t_max)
     rng = np.random.default_rng(seed)
     params = np.stack([_draw(spec, name, n_samples, rng) for spec, name in
@@ -118,8 +111,8 @@ def train_valid_split(x, y, valid_frac=0.2, seed=None):
 # %% ../nbs/04_data.ipynb #4480f665
 def n_batches(n_samples, batch_size):
     "Number of batches `batches` yields for N = `n_samples`: ceil(N / batch_size), the last one possibly partial."
-    n_samples = _check_size(n_samples, "n_samples")
-    batch_size = _check_size(batch_size, "batch_size")
+    n_samples = check_size(n_samples, "n_samples")
+    batch_size = check_size(batch_size, "batch_size")
     if batch_size > n_samples:
         raise ValueError(f"batch_size must be <= n_samples={n_samples}, got {batch_size}")
     return -(-n_samples // batch_size)
