@@ -61,7 +61,7 @@ def main(recipe: str = "default",  # 'default' (Adam, clipping, 200 epochs) or '
          init: str = None,  # 'uniform' or 'glorot' (default: the recipe's)
          batch_size: int = None,  # sequences per batch (default: the recipe's)
          clip: float = None,  # clip the gradient's global norm to this; 0 turns clipping off (default: the recipe's)
-         progress: bool = False,  # show a progress bar while training
+         no_progress: bool = False,  # hide the progress bar (shown when stdout is a terminal)
          ):
     "Train an RNN on sine waves and write model.npz, history.csv, loss.png and predictions.png into --out."
     matplotlib.use("Agg")
@@ -73,7 +73,8 @@ def main(recipe: str = "default",  # 'default' (Adam, clipping, 200 epochs) or '
     except (ValueError, TypeError, OSError) as err:
         _fail(err, 2)
     try:
-        model, optim, history = train_recipe(recipe, seed, progress=progress, **settings)
+        show_progress = not no_progress and sys.stdout.isatty()
+        model, optim, history = train_recipe(recipe, seed, progress=show_progress, **settings)
     except NonFiniteError as err:
         _fail(err, 1)
     save_checkpoint(os.path.join(out, "model.npz"), model, optim, history)
@@ -83,6 +84,8 @@ def main(recipe: str = "default",  # 'default' (Adam, clipping, 200 epochs) or '
                                                                trained_frequencies=range(1, 10)))):
         fig.savefig(os.path.join(out, name), dpi=100)
         plt.close(fig)
+    if show_progress and history.interrupted:
+        print()  # an interrupted progress bar leaves its line unfinished
     final = f"{history.train_loss[-1]:.6g}" if len(history) else "none"
     elapsed = history.elapsed[-1] if len(history) else 0.0
     print(f"final loss {final} after {len(history)} epochs in {elapsed:.1f} s "
