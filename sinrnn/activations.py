@@ -10,12 +10,11 @@ __all__ = ['ACTIVATIONS', 'sigmoid', 'sigmoid_grad', 'sigmoid_grad_from_output',
 import numpy as np
 
 # %% ../nbs/00_activations.ipynb #451cbe82
-def sigmoid(z):
-    "Logistic sigmoid of `z`, elementwise, for any shape; stable for any finite `z` and never writes into `z`."
-    # np.maximum makes a new array, so `z` is never written; the rest works in place on it because this runs once
-    # per time step of every forward pass, and each temporary array costs time
+def sigmoid(z, out=None):
+    "Logistic sigmoid of `z`, elementwise, for any shape; stable for any finite `z`; writes only into `out` if given."
     z = np.asarray(z, dtype=np.float64)
-    e = np.maximum(z, -708.0, out=np.empty(z.shape))
+    # each step below works in place on `e`: this runs once per time step of every forward pass
+    e = np.maximum(z, -708.0, out=np.empty(z.shape) if out is None else out)
     np.negative(e, out=e)
     np.exp(e, out=e)
     e += 1.0
@@ -31,9 +30,9 @@ def sigmoid_grad_from_output(s):
     return s * (1.0 - s)
 
 # %% ../nbs/00_activations.ipynb #b3a99ae3
-def tanh(z):
-    "Hyperbolic tangent of `z`, elementwise."
-    return np.tanh(np.asarray(z, dtype=np.float64))
+def tanh(z, out=None):
+    "Hyperbolic tangent of `z`, elementwise; writes only into `out` if given."
+    return np.tanh(np.asarray(z, dtype=np.float64), out=out)
 
 def tanh_grad(z):
     "Derivative of `tanh` at `z`, elementwise: 1 - tanh(z)**2."

@@ -24,29 +24,35 @@ def rnn_backward(dh, cache, truncate=None):
     """BPTT over a whole sequence in O(T): dh (N, T, H) is the gradient on each hidden state from the outputs.
     Returns dx (N, T, I), dh0 (N, H), dw_in (H, I), dw_hidden (H, H), db_hidden (H,).
     With `truncate=k` no gradient flows back across steps k, 2k, ... (the forward pass is unchanged)."""
-    x_time, h0, h_time, w_in, w_hidden, activation = cache
+    x_time, h_all, w_in, w_hidden, activation = cache
     if truncate is not None:
         check_size(truncate, "truncate")
     _, f_grad_from_output = get_activation(activation)
-    n_steps = len(h_time)
-    slopes = f_grad_from_output(h_time)
     dh_time = dh.transpose(1, 0, 2)
-    da_time = np.empty_like(h_time)
-    da_time[-1] = dh_time[-1] * slopes[-1]
-    for t in range(n_steps - 2, -1, -1):
-        cut = truncate is not None and (t + 1) % truncate == 0
-        dh_t = dh_time[t] if cut else dh_time[t] + da_time[t + 1] @ w_hidden
-        np.multiply(dh_t, slopes[t], out=da_time[t])
-    h_prev_time = np.concatenate([h0[None], h_time[:-1]])
-    dw_hidden = np.tensordot(da_time, h_prev_time, axes=([0, 1], [0, 1]))
-    dw_in = np.tensordot(da_time, x_time, axes=([0, 1], [0, 1]))
-    dx = (da_time @ w_in).transpose(1, 0, 2)
-    return dx, da_time[0] @ w_hidden, dw_in, dw_hidden, da_time.sum(axis=(0, 1))
+    # the slopes f'(A_t) of every step at once; the loop turns each, in place, into dL/dA_t
+    da = f_grad_from_output(h_all[1:])
+    da[-1] *= dh_time[-1]
+    for t in range(len(da) - 2, -1, -1):
+        if truncate is not None and (t + 1) % truncate == 0:
+            da[t] *= dh_time[t]
+        else:
+            dh_t = da[t + 1] @ w_hidden
+            dh_t += dh_time[t]
+            da[t] *= dh_t
+    # time and batch flattened into rows: each weight gradient is one matrix product over all steps
+    da_rows = da.reshape(-1, w_hidden.shape[0])
+    dw_hidden = da_rows.T @ h_all[:-1].reshape(da_rows.shape)
+    dw_in = da_rows.T @ x_time.reshape(len(da_rows), -1)
+    dx = (da @ w_in).transpose(1, 0, 2)
+    return dx, da[0] @ w_hidden, dw_in, dw_hidden, da_rows.sum(axis=0)
 
 def linear_backward(dy, cache):
-    "Backward pass of `linear_forward`: dy (N, T, O) -> dh (N, T, H), dw_out (O, H), db_out (O,)."
+    "Backward pass of `linear_forward`: dy (N, T, O) -> dh (N, T, H), dw_out (O, H), db_out (O,); also time-major."
     h, w_out = cache
-    return dy @ w_out, np.tensordot(dy, h, axes=([0, 1], [0, 1])), dy.sum(axis=(0, 1))
+    # one row per (sequence, step); np.dot on 2-D rows stays fast for O = 1, where matmul takes a slow path
+    rows = np.ascontiguousarray(dy).reshape(-1, dy.shape[-1])
+    dh = np.dot(rows, w_out).reshape(*dy.shape[:-1], w_out.shape[1])
+    return dh, rows.T @ h.reshape(len(rows), -1), rows.sum(axis=0)
 
 # %% ../nbs/02_bptt.ipynb #34a9d608
 def rnn_loss_and_grads(params, x, y, activation="sigmoid", truncate=None):
@@ -54,9 +60,11 @@ def rnn_loss_and_grads(params, x, y, activation="sigmoid", truncate=None):
     Returns `(loss, grads)`, grads with the keys and shapes of `params`."""
     h, rnn_cache = rnn_forward(x, np.zeros((len(x), params["w_hidden"].shape[0])), params["w_in"], params["w_hidden"],
                                params["b_hidden"], activation)
-    y_pred, out_cache = linear_forward(h, params["w_out"], params["b_out"])
-    dh, dw_out, db_out = linear_backward(squared_error_grad(y_pred, y), out_cache)
-    _, _, dw_in, dw_hidden, db_hidden = rnn_backward(dh, rnn_cache, truncate)
+    # the read-out runs on the time-major layout rnn_forward computed in, which is contiguous: no copies
+    y_time, out_cache = linear_forward(h.transpose(1, 0, 2), params["w_out"], params["b_out"])
+    y_pred = y_time.transpose(1, 0, 2)
+    dh_time, dw_out, db_out = linear_backward(squared_error_grad(y_pred, y).transpose(1, 0, 2), out_cache)
+    _, _, dw_in, dw_hidden, db_hidden = rnn_backward(dh_time.transpose(1, 0, 2), rnn_cache, truncate)
     grads = {"w_in": dw_in, "w_hidden": dw_hidden, "b_hidden": db_hidden, "w_out": dw_out, "b_out": db_out}
     return squared_error(y_pred, y), grads
 

@@ -55,19 +55,20 @@ def rnn_forward(x, h0, w_in, w_hidden, b_hidden, activation="sigmoid"):
     Returns the hidden states h (N, T, H) and the cache for `rnn_backward`."""
     f, _ = get_activation(activation)
     x_time = np.ascontiguousarray(x.transpose(1, 0, 2))
-    a_in = x_time @ w_in.T + b_hidden
-    h_time = np.empty(a_in.shape)
-    h_prev, w_hidden_t = h0, w_hidden.T
-    for t in range(len(h_time)):
-        a_t = a_in[t]
-        a_t += h_prev @ w_hidden_t
-        h_time[t] = f(a_t)
-        h_prev = h_time[t]
-    return h_time.transpose(1, 0, 2), (x_time, h0, h_time, w_in, w_hidden, activation)
+    h_all = np.empty((len(x_time) + 1, *h0.shape))
+    h_all[0] = h0
+    a = h_all[1:]
+    np.matmul(x_time, w_in.T, out=a)
+    a += b_hidden
+    w_hidden_t = w_hidden.T
+    for t in range(len(x_time)):
+        a[t] += h_all[t] @ w_hidden_t
+        f(a[t], out=a[t])
+    return a.transpose(1, 0, 2), (x_time, h_all, w_in, w_hidden, activation)
 
 # %% ../nbs/01_rnn.ipynb #778d0904
 def linear_forward(h, w_out, b_out):
-    "Linear read-out at every step: h (N, T, H), w_out (O, H), b_out (O,) -> y (N, T, O), and the cache."
+    "Linear read-out at every step: h (N, T, H), w_out (O, H), b_out (O,) -> y (N, T, O), and the cache; also time-major."
     return h @ w_out.T + b_out, (h, w_out)
 
 # %% ../nbs/01_rnn.ipynb #30dc9e84
