@@ -67,10 +67,16 @@ def softmax_jacobian(z):
     return s[..., :, None] * (np.eye(s.shape[-1]) - s[..., None, :])
 
 # %% ../nbs/00_activations.ipynb #6b3e03be
+def _check_same_shape(y_pred, y):
+    if np.shape(y_pred) != np.shape(y) or np.ndim(y) != 3:
+        raise ValueError(f"y_pred and y must both have shape (N, T, O), got {np.shape(y_pred)} and {np.shape(y)}")
+
 def squared_error(y_pred, y):
     "Sum of squared errors over time steps and outputs, mean over the batch; `y_pred`, `y` (N, T, O) -> float."
+    _check_same_shape(y_pred, y)
     return float(np.sum((y_pred - y) ** 2) / y_pred.shape[0])
 
 def squared_error_grad(y_pred, y):
     "Gradient of `squared_error` with respect to `y_pred`: 2 (y_pred - y) / N, shape (N, T, O)."
+    _check_same_shape(y_pred, y)
     return 2.0 * (y_pred - y) / y_pred.shape[0]

@@ -57,7 +57,7 @@ def linear_backward(dy, cache):
 # %% ../nbs/02_bptt.ipynb #34a9d608
 def rnn_loss_and_grads(params, x, y, activation="sigmoid", truncate=None):
     """The seed's loss and its gradient for every parameter: x (N, T, I), y (N, T, O), params as in `RNN.params`.
-    Returns `(loss, grads)`, grads with the keys and shapes of `params`."""
+    Returns `(loss, grads)`, grads with the keys and shapes of `params`. Inputs are trusted: `RNN.loss_and_grads` checks them."""
     h, rnn_cache = rnn_forward(x, np.zeros((len(x), params["w_hidden"].shape[0])), params["w_in"], params["w_hidden"],
                                params["b_hidden"], activation)
     # the read-out runs on the time-major layout rnn_forward computed in, which is contiguous: no copies

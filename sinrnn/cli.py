@@ -17,7 +17,7 @@ from fastcore.script import call_parse
 from .rnn import RNN, check_size
 from .data import n_batches
 from .optim import make_optimizer, _check_real
-from .training import (NonFiniteError, RECIPES, plot_loss, plot_prediction_grid, recipe_settings,
+from .training import (NonFiniteError, plot_loss, plot_prediction_grid, recipe_settings,
                              save_checkpoint, train_recipe)
 
 # %% ../nbs/07_cli.ipynb #b9674fc4

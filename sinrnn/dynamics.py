@@ -33,6 +33,9 @@ def hidden_grad_norms(model, x, y):
     _, f_grad_from_output = get_activation(model.activation)
     p = model.params
     h = model.hidden_states(x)
+    if np.ndim(x) != 3 or np.shape(y) != (*h.shape[:2], model.output_size):
+        raise ValueError(f"x must have shape (N, T, I) and y (N, T, O={model.output_size}), "
+                         f"got {np.shape(x)} and {np.shape(y)}")
     y_last = h[:, -1] @ p["w_out"].T + p["b_out"]
     grad_h = 2 * (y_last - y[:, -1]) @ p["w_out"] / len(x)
     norms = np.empty(h.shape[1])

@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 import ipywidgets as widgets
 from IPython.display import display
 from PIL import Image
-from .rnn import RNN
+from .rnn import RNN, check_size
 from .data import sine_wave, time_grid
 import os
 
@@ -151,9 +151,7 @@ class PredictionExplorer:
 class LivePlot:
     "A `fit` callback that redraws the loss curve and the prediction on one sine wave every `every` epochs, in place."
     def __init__(self, every=10, frequency=2.0, phase=0.0, amplitude=1.0, seq_len=50, t_max=5.0):
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an integer >= 1, got {every!r}")
-        self.every, self.n_redraws = every, 0
+        self.every, self.n_redraws = check_size(every, "every"), 0
         self.x, y = sine_wave(frequency, phase, amplitude, seq_len, t_max)
         t = time_grid(seq_len, t_max)
         self.fig = Figure(figsize=(10, 3.2), dpi=80)

@@ -34,12 +34,16 @@ def numerical_grad(loss_fn, array, eps=1e-3, order=4, indices=None):
 
 # %% ../nbs/03_gradcheck.ipynb #c2345a58
 def rel_error(a, b, floor=1e-4):
-    "Largest elementwise |a - b| / max(|a|, |b|, floor) over two arrays of the same shape; NaN entries are skipped."
+    """Largest elementwise |a - b| / max(|a|, |b|, floor) over two arrays of the same shape. Entries where the reference
+    `b` is NaN (not computed) are skipped; a non-finite `a` where `b` is known counts as an infinite error."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+    known = ~np.isnan(b)
+    a, b = a[known], b[known]
+    if not np.all(np.isfinite(a)):
+        return float("inf")
     errors = np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), floor)
-    errors = errors[~np.isnan(errors)]
     return float(errors.max()) if errors.size else 0.0
 
 # %% ../nbs/03_gradcheck.ipynb #90e87f5f

@@ -78,6 +78,8 @@ def init_params(input_size, hidden_size, output_size, init="uniform", rng=None):
     "Parameters of an RNN as a dict of float64 arrays: w_in (H, I), w_hidden (H, H), b_hidden (H,), w_out (O, H), b_out (O,)."
     if init not in INITS:
         raise ValueError(f"init must be one of {list(INITS)}, got {init!r}")
+    for size, name in [(input_size, "input_size"), (hidden_size, "hidden_size"), (output_size, "output_size")]:
+        check_size(size, name)
     rng = np.random.default_rng(rng)
     shapes = {"w_in": (hidden_size, input_size), "w_hidden": (hidden_size, hidden_size), "b_hidden": (hidden_size,),
               "w_out": (output_size, hidden_size), "b_out": (output_size,)}
@@ -116,7 +118,7 @@ class RNN:
         return {"w_in": (H, I), "w_hidden": (H, H), "b_hidden": (H,), "w_out": (O, H), "b_out": (O,)}
 
     def check_params(self):
-        "Raise `ValueError` if `params` lost a name, gained one, or holds an array of the wrong shape or dtype."
+        "Raise `ValueError` if `params` lost a name, gained one, or holds an array of the wrong shape or dtype, or NaN."
         shapes = self.param_shapes
         if set(self.params) != set(shapes):
             raise ValueError(f"params must have exactly the keys {sorted(shapes)}, got {sorted(self.params)}")
@@ -125,6 +127,8 @@ class RNN:
             if not isinstance(value, np.ndarray) or value.shape != shape or value.dtype != np.float64:
                 raise ValueError(f"params[{name!r}] must be a float64 array of shape {shape}, "
                                  f"got {getattr(value, 'dtype', type(value).__name__)} of shape {np.shape(value)}")
+            if not np.isfinite(value).all():
+                raise ValueError(f"params[{name!r}] contains NaN or infinite values")
 
     def _inputs(self, x):
         self.check_params()
