@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['STOP_REASONS', 'FORMAT_VERSION', 'RECIPES', 'History', 'NonFiniteError', 'fit', 'CheckpointError', 'save_checkpoint',
-           'load_checkpoint', 'plot_loss', 'prediction_mse', 'plot_prediction', 'plot_prediction_grid',
+           'load_checkpoint', 'plot_loss', 'prediction_mse', 'plot_prediction', 'plot_prediction_grid', 'DropLR',
            'recipe_settings', 'train_recipe', 'fit_overhead']
 
 # %% ../nbs/06_training.ipynb #9262fc35
@@ -105,7 +105,7 @@ def fit(model, x, y, epochs, optimizer, batch_size=5, valid=None, clip=None, tar
     epochs = check_size(epochs, "epochs")
     x, _ = as_sequences(x, "x", model.input_size)
     y, _ = as_sequences(y, "y", model.output_size, "O")
-    n_batch = n_batches(len(x), batch_size)
+    n_batches(len(x), batch_size)  # raises now for a batch size that does not fit the data
     if valid is not None:
         if not isinstance(valid, (tuple, list)) or len(valid) != 2:
             raise ValueError(f"valid must be None or a pair (x_valid, y_valid), got {type(valid).__name__}")
@@ -155,9 +155,11 @@ def fit(model, x, y, epochs, optimizer, batch_size=5, valid=None, clip=None, tar
                         fail("the update made a parameter non-finite", epoch, batch, undo=True)
                     epoch_loss += loss
                     max_norm = max(max_norm, norm)
+                valid_loss = model.loss(*valid) if valid is not None else None
+                # every column grows in one go, so that Ctrl-C cannot leave them of different lengths
                 history.train_loss.append(epoch_loss)
                 if valid is not None:
-                    history.valid_loss.append(model.loss(*valid))
+                    history.valid_loss.append(valid_loss)
                 history.grad_norm.append(max_norm)
                 history.elapsed.append(time.perf_counter() - start)
                 if progress:
@@ -291,10 +293,11 @@ def prediction_mse(model, frequency=2.0, phase=0.0, amplitude=1.0, seq_len=50, t
 def _plot_wave(ax, model, frequency, phase, amplitude, seq_len, t_max):
     x, y = sine_wave(frequency, phase, amplitude, seq_len, t_max)
     t = time_grid(seq_len, t_max)
+    prediction = model.forward(x)
     ax.plot(t, y[:, 0], label="target")
-    ax.plot(t, model.forward(x)[:, 0], "--", label="prediction")
+    ax.plot(t, prediction[:, 0], "--", label="prediction")
     ax.grid(alpha=0.3)
-    return float(np.mean((model.forward(x) - y) ** 2))
+    return float(np.mean((prediction - y) ** 2))
 
 def plot_prediction(model, frequency=2, phase=0, amplitude=1, seq_len=50, t_max=5):
     "The prediction of `model` against the target for one `sine_wave` (T = `seq_len` steps); returns the Figure."
@@ -323,12 +326,24 @@ def plot_prediction_grid(model, frequencies, trained_frequencies=None, phase=0, 
     return fig
 
 # %% ../nbs/06_training.ipynb #9c79a826
+class DropLR:
+    "A `fit` callback that multiplies the optimiser's learning rate by `factor` once, when `epoch` epochs are done."
+    def __init__(self, optimizer, epoch, factor=0.1):
+        self.optimizer, self.epoch = optimizer, check_size(epoch, "epoch")
+        self.factor = _check_real(factor, "factor", 0, math.inf, low_open=True)
+
+    def __call__(self, model, history):
+        if len(history) == self.epoch:
+            self.optimizer.lr *= self.factor
+        return False
+
+# %% ../nbs/06_training.ipynb #d8633774
 RECIPES = {
     # The seed notebook's run, exactly: plain SGD, sigmoid, U(-1, 1) initialisation, fixed batch order, 1,100 epochs.
     "seed": dict(hidden_size=100, activation="sigmoid", init="uniform", optimizer="sgd", lr=1e-4, clip=None,
-                 batch_size=5, shuffle=False, epochs=1100, n_samples=50, seq_len=50),
+                 batch_size=5, shuffle=False, epochs=1100, n_samples=50, seq_len=50, lr_drop_at=None, lr_drop_factor=None),
     "default": dict(hidden_size=64, activation="sigmoid", init="uniform", optimizer="adam", lr=1e-3, clip=1.0,
-                    batch_size=5, shuffle=False, epochs=200, n_samples=50, seq_len=50),
+                    batch_size=5, shuffle=False, epochs=200, n_samples=50, seq_len=50, lr_drop_at=0.75, lr_drop_factor=0.1),
 }
 
 def recipe_settings(recipe="default", **overrides):
@@ -343,12 +358,18 @@ def recipe_settings(recipe="default", **overrides):
 def train_recipe(recipe="default", seed=0, progress=True, callbacks=(), **overrides):
     "Make the data (x (N, T, 3), y (N, T, 1)) and model of `recipe` and train it; returns (model, optimizer, history)."
     settings = recipe_settings(recipe, **overrides)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"seed must be None or an integer >= 0, got {seed!r}")
+    if seed is not None and seed < 0:
         raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
     data_rng, init_rng, shuffle_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
     x, y = make_sine_data(settings["n_samples"], settings["seq_len"], seed=data_rng)
     model = RNN(3, settings["hidden_size"], 1, settings["activation"], settings["init"], seed=init_rng)
     optimizer = make_optimizer(settings["optimizer"], settings["lr"])
+    callbacks = list(callbacks)
+    if settings["lr_drop_at"] is not None:
+        drop_epoch = max(1, round(settings["lr_drop_at"] * settings["epochs"]))
+        callbacks.append(DropLR(optimizer, drop_epoch, settings["lr_drop_factor"]))
     history = fit(model, x, y, settings["epochs"], optimizer, batch_size=settings["batch_size"], clip=settings["clip"],
                   shuffle=settings["shuffle"], seed=shuffle_rng, callbacks=callbacks, progress=progress)
     return model, optimizer, history
@@ -369,7 +390,7 @@ def fit_overhead(epochs=50, hidden_size=100, repeat=3, progress=True, seed=0):
                 for xb, yb in batches(x, y, 5):
                     loss, grads = model.loss_and_grads(xb, yb)
                     optimizer.step(model.params, grads)
-                    epoch_loss += loss
+                    epoch_loss += loss  # unused, but the work fit does to record the loss belongs in the bare loop too
 
     best = {"fit": math.inf, "bare": math.inf}
     for _ in range(repeat):
