@@ -14,16 +14,18 @@ from fastcore.script import call_parse
 from threadpoolctl import threadpool_limits
 from .rnn import RNN
 from .bptt import bptt_quadratic
+from .gradcheck import torch_loss
 
 # %% ../nbs/90_benchmark.ipynb #bc32ed60
-def best_times(fns, repeat=20):
-    "Fastest wall time in seconds of each zero-argument function in the dict `fns`, over `repeat` interleaved rounds."
+def best_times(fns, repeat=20, calls=3):
+    "Fastest single call in seconds of each zero-argument function in the dict `fns`: `repeat` rounds of `calls` calls each."
     best = {name: float("inf") for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
+            for _ in range(calls):
+                start = time.perf_counter()
+                fn()
+                best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 # %% ../nbs/90_benchmark.ipynb #beb7f3c0
@@ -32,16 +34,11 @@ def _torch_step(model, x, y):
     import torch
     torch.set_num_threads(1)
     p = {name: torch.tensor(value, requires_grad=True) for name, value in model.params.items()}
-    f = {"sigmoid": torch.sigmoid, "tanh": torch.tanh}[model.activation]
     x, y = torch.tensor(x), torch.tensor(y)
     def step():
         for value in p.values():
             value.grad = None
-        h, outputs = torch.zeros(x.shape[0], model.hidden_size, dtype=torch.float64), []
-        for t in range(x.shape[1]):
-            h = f(x[:, t] @ p["w_in"].T + h @ p["w_hidden"].T + p["b_hidden"])
-            outputs.append(h @ p["w_out"].T + p["b_out"])
-        (((torch.stack(outputs, dim=1) - y) ** 2).sum() / x.shape[0]).backward()
+        torch_loss(p, x, y, model.activation).backward()
     return step
 
 def bench_bptt(hidden_size=100, seq_len=50, batch_size=5, repeat=20, with_torch=True, seed=0):
