@@ -25,9 +25,11 @@ def sigmoid_grad(z):
     s = sigmoid(z)
     return s * (1.0 - s)
 
-def sigmoid_grad_from_output(s):
-    "Derivative of `sigmoid` given its output `s = sigmoid(z)`, elementwise."
-    return s * (1.0 - s)
+def sigmoid_grad_from_output(s, out=None):
+    "Derivative of `sigmoid` given its output `s = sigmoid(z)`, elementwise; writes only into `out` if given."
+    out = np.subtract(1.0, s, out=out)
+    out *= s
+    return out
 
 # %% ../nbs/00_activations.ipynb #b3a99ae3
 def tanh(z, out=None):
@@ -38,9 +40,10 @@ def tanh_grad(z):
     "Derivative of `tanh` at `z`, elementwise: 1 - tanh(z)**2."
     return 1.0 - np.tanh(np.asarray(z, dtype=np.float64)) ** 2
 
-def tanh_grad_from_output(h):
-    "Derivative of `tanh` given its output `h = tanh(z)`, elementwise."
-    return 1.0 - h * h
+def tanh_grad_from_output(h, out=None):
+    "Derivative of `tanh` given its output `h = tanh(z)`, elementwise; writes only into `out` if given."
+    out = np.multiply(h, h, out=out)
+    return np.subtract(1.0, out, out=out)
 
 # %% ../nbs/00_activations.ipynb #45d1db6e
 ACTIVATIONS = {

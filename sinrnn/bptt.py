@@ -20,17 +20,18 @@ def rnn_step_backward(dh_next, cache):
     return da @ w_in, da @ w_hidden, da.T @ x_t, da.T @ h_prev, da.sum(axis=0)
 
 # %% ../nbs/02_bptt.ipynb #bd5c7670
-def rnn_backward(dh, cache, truncate=None):
+def rnn_backward(dh, cache, truncate=None, out=None):
     """BPTT over a whole sequence in O(T): dh (N, T, H) is the gradient on each hidden state from the outputs.
     Returns dx (N, T, I), dh0 (N, H), dw_in (H, I), dw_hidden (H, H), db_hidden (H,).
-    With `truncate=k` no gradient flows back across steps k, 2k, ... (the forward pass is unchanged)."""
+    With `truncate=k` no gradient flows back across steps k, 2k, ... (the forward pass is unchanged).
+    `out`, if given, is a float64 (T, N, H) array to compute dL/da in."""
     x_time, h_all, w_in, w_hidden, activation = cache
     if truncate is not None:
         check_size(truncate, "truncate")
     _, f_grad_from_output = get_activation(activation)
     dh_time = dh.transpose(1, 0, 2)
     # the slopes f'(A_t) of every step at once; the loop turns each, in place, into dL/dA_t
-    da = f_grad_from_output(h_all[1:])
+    da = f_grad_from_output(h_all[1:], out=out)
     da[-1] *= dh_time[-1]
     for t in range(len(da) - 2, -1, -1):
         if truncate is not None and (t + 1) % truncate == 0:
@@ -46,25 +47,34 @@ def rnn_backward(dh, cache, truncate=None):
     dx = (da @ w_in).transpose(1, 0, 2)
     return dx, da[0] @ w_hidden, dw_in, dw_hidden, da_rows.sum(axis=0)
 
-def linear_backward(dy, cache):
-    "Backward pass of `linear_forward`: dy (N, T, O) -> dh (N, T, H), dw_out (O, H), db_out (O,); also time-major."
+def linear_backward(dy, cache, out=None):
+    "Backward pass of `linear_forward`: dy (N, T, O) -> dh (N, T, H), dw_out (O, H), db_out (O,); also time-major; dh into `out` (N·T, H) if given."
     h, w_out = cache
     # one row per (sequence, step); np.dot on 2-D rows stays fast for O = 1, where matmul takes a slow path
     rows = np.ascontiguousarray(dy).reshape(-1, dy.shape[-1])
-    dh = np.dot(rows, w_out).reshape(*dy.shape[:-1], w_out.shape[1])
+    dh = np.dot(rows, w_out, out=out).reshape(*dy.shape[:-1], w_out.shape[1])
     return dh, rows.T @ h.reshape(len(rows), -1), rows.sum(axis=0)
 
 # %% ../nbs/02_bptt.ipynb #34a9d608
-def rnn_loss_and_grads(params, x, y, activation="sigmoid", truncate=None):
+def rnn_loss_and_grads(params, x, y, activation="sigmoid", truncate=None, workspace=None):
     """The seed's loss and its gradient for every parameter: x (N, T, I), y (N, T, O), params as in `RNN.params`.
-    Returns `(loss, grads)`, grads with the keys and shapes of `params`. Inputs are trusted: `RNN.loss_and_grads` checks them."""
-    h, rnn_cache = rnn_forward(x, np.zeros((len(x), params["w_hidden"].shape[0])), params["w_in"], params["w_hidden"],
-                               params["b_hidden"], activation)
+    Returns `(loss, grads)`, grads with the keys and shapes of `params`. Inputs are trusted: `RNN.loss_and_grads` checks
+    them. `workspace`, if given, is a dict in which the large work arrays are kept for the next call of the same shape."""
+    (n_seq, n_steps, _), hidden = x.shape, params["w_hidden"].shape[0]
+    if workspace is None:
+        workspace = {}
+    if workspace.get("shape") != (n_seq, n_steps, hidden):
+        workspace.update(shape=(n_seq, n_steps, hidden), states=np.empty((n_steps + 1, n_seq, hidden)),
+                         da=np.empty((n_steps, n_seq, hidden)), dh=np.empty((n_steps * n_seq, hidden)))
+    h, rnn_cache = rnn_forward(x, np.zeros((n_seq, hidden)), params["w_in"], params["w_hidden"], params["b_hidden"],
+                               activation, out=workspace["states"])
     # the read-out runs on the time-major layout rnn_forward computed in, which is contiguous: no copies
     y_time, out_cache = linear_forward(h.transpose(1, 0, 2), params["w_out"], params["b_out"])
     y_pred = y_time.transpose(1, 0, 2)
-    dh_time, dw_out, db_out = linear_backward(squared_error_grad(y_pred, y).transpose(1, 0, 2), out_cache)
-    _, _, dw_in, dw_hidden, db_hidden = rnn_backward(dh_time.transpose(1, 0, 2), rnn_cache, truncate)
+    dh_time, dw_out, db_out = linear_backward(squared_error_grad(y_pred, y).transpose(1, 0, 2), out_cache,
+                                              out=workspace["dh"])
+    _, _, dw_in, dw_hidden, db_hidden = rnn_backward(dh_time.transpose(1, 0, 2), rnn_cache, truncate,
+                                                     out=workspace["da"])
     grads = {"w_in": dw_in, "w_hidden": dw_hidden, "b_hidden": db_hidden, "w_out": dw_out, "b_out": db_out}
     return squared_error(y_pred, y), grads
 

@@ -50,12 +50,12 @@ def rnn_step_forward(x_t, h_prev, w_in, w_hidden, b_hidden, activation="sigmoid"
     return h_next, (x_t, h_prev, h_next, w_in, w_hidden, activation)
 
 # %% ../nbs/01_rnn.ipynb #c2c1aed7
-def rnn_forward(x, h0, w_in, w_hidden, b_hidden, activation="sigmoid"):
-    """Run the RNN over a batch of sequences: x (N, T, I), h0 (N, H).
-    Returns the hidden states h (N, T, H) and the cache for `rnn_backward`."""
+def rnn_forward(x, h0, w_in, w_hidden, b_hidden, activation="sigmoid", out=None):
+    """Run the RNN over a batch of sequences: x (N, T, I), h0 (N, H); `out`, if given, a float64 (T + 1, N, H) array
+    to compute in. Returns the hidden states h (N, T, H) and the cache for `rnn_backward`."""
     f, _ = get_activation(activation)
     x_time = np.ascontiguousarray(x.transpose(1, 0, 2))
-    h_all = np.empty((len(x_time) + 1, *h0.shape))
+    h_all = np.empty((len(x_time) + 1, *h0.shape)) if out is None else out
     h_all[0] = h0
     a = h_all[1:]
     np.matmul(x_time, w_in.T, out=a)
@@ -100,6 +100,8 @@ class RNN:
         get_activation(activation)
         self.activation, self.init = activation, init
         self.params = init_params(self.input_size, self.hidden_size, self.output_size, init, seed)
+        # work arrays that loss_and_grads keeps between calls of one shape; not part of the model
+        self._workspace = {}
 
     def __repr__(self):
         return (f"RNN(input_size={self.input_size}, hidden_size={self.hidden_size}, output_size={self.output_size}, "
@@ -178,4 +180,4 @@ class RNN:
         from sinrnn.bptt import rnn_loss_and_grads
         x, single = self._inputs(x)
         y = self._targets(y, x, single)
-        return rnn_loss_and_grads(self.params, x, y, self.activation, truncate)
+        return rnn_loss_and_grads(self.params, x, y, self.activation, truncate, self._workspace)
