@@ -7,6 +7,7 @@ __all__ = ['best_times', 'bench_bptt', 'bench_scaling', 'bench_explorer', 'main'
 
 # %% ../nbs/90_benchmark.ipynb #82ceca7b
 import contextlib
+import importlib.util
 import io
 import time
 import numpy as np
@@ -87,11 +88,7 @@ def main(repeat: int = 20,  # timed rounds per measurement; the fastest counts
          ):
     "Print sinrnn's speed as ratios against the seed's O(T²) BPTT, torch autograd, itself at 2T, and a bare training loop."
     from sinrnn.training import fit_overhead
-    try:
-        import torch  # noqa: F401
-        with_torch = True
-    except ImportError:
-        with_torch = False
+    with_torch = importlib.util.find_spec("torch") is not None
     with threadpool_limits(1, user_api="blas"):
         result = bench_bptt(hidden_size, seq_len, batch_size, repeat, with_torch)
         scaling = bench_scaling((seq_len, 2 * seq_len, 4 * seq_len), hidden_size, batch_size, repeat)

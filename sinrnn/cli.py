@@ -14,9 +14,9 @@ import matplotlib
 import matplotlib.pyplot as plt
 from fastcore.script import call_parse
 
-from .rnn import RNN, check_size
+from .rnn import RNN, check_real, check_size
 from .data import n_batches
-from .optim import make_optimizer, _check_real
+from .optim import make_optimizer
 from .training import (NonFiniteError, plot_loss, plot_prediction_grid, recipe_settings,
                              save_checkpoint, train_recipe)
 
@@ -28,7 +28,7 @@ def settings_from_args(recipe="default", epochs=None, lr=None, hidden_size=None,
                      init=init, batch_size=batch_size)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if clip is not None:
-        overrides["clip"] = _check_real(clip, "clip", 0, float("inf")) or None
+        overrides["clip"] = check_real(clip, "clip", 0, float("inf")) or None
     settings = recipe_settings(recipe, **overrides)
     check_size(settings["epochs"], "epochs")
     n_batches(settings["n_samples"], settings["batch_size"])

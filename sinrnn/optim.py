@@ -7,23 +7,11 @@ __all__ = ['OPTIMIZERS', 'Optimizer', 'SGD', 'Adam', 'make_optimizer', 'global_n
 
 # %% ../nbs/05_optim.ipynb #5d82cb52
 import math
-import numbers
 
 import numpy as np
+from .rnn import check_real
 
 # %% ../nbs/05_optim.ipynb #2a47143a
-def _check_real(value, name, low, high, low_open=False, high_open=True):
-    "Return `value` as a float if it is a real number in the interval from `low` to `high`; raise naming `name` otherwise."
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    above = value > low if low_open else value >= low
-    below = value < high if high_open else value <= high
-    if not (math.isfinite(value) and above and below):
-        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
-    return value
-
 def _check_grads(params, grads):
     "Raise if `grads` does not have exactly the keys of `params`, each with the same shape."
     if set(grads) != set(params):
@@ -99,8 +87,8 @@ class SGD(Optimizer):
     name, hyperparameter_names, buffer_names = "sgd", ("lr", "momentum"), ("velocity",)
 
     def __init__(self, lr, momentum=0.0):
-        self.lr = _check_real(lr, "lr", 0, math.inf, low_open=True)
-        self.momentum = _check_real(momentum, "momentum", 0, 1)
+        self.lr = check_real(lr, "lr", 0, math.inf, low_open=True)
+        self.momentum = check_real(momentum, "momentum", 0, 1)
         self.state = {"step": 0, "velocity": None}
 
     @classmethod
@@ -135,11 +123,11 @@ class Adam(Optimizer):
     name, hyperparameter_names, buffer_names = "adam", ("lr", "beta1", "beta2", "eps"), ("m", "v")
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        self.lr = _check_real(lr, "lr", 0, math.inf, low_open=True)
+        self.lr = check_real(lr, "lr", 0, math.inf, low_open=True)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = (_check_real(betas[0], "beta1", 0, 1), _check_real(betas[1], "beta2", 0, 1))
-        self.eps = _check_real(eps, "eps", 0, math.inf, low_open=True)
+        self.betas = (check_real(betas[0], "beta1", 0, 1), check_real(betas[1], "beta2", 0, 1))
+        self.eps = check_real(eps, "eps", 0, math.inf, low_open=True)
         self.state = {"step": 0, "m": None, "v": None}
 
     @classmethod
@@ -185,7 +173,7 @@ def global_norm(arrays):
 
 def clip_grad_norm(grads, max_norm):
     "Scale every array in `grads` in place so that their global norm is at most `max_norm`; return the norm before clipping."
-    max_norm = _check_real(max_norm, "max_norm", 0, math.inf, low_open=True)
+    max_norm = check_real(max_norm, "max_norm", 0, math.inf, low_open=True)
     norm = global_norm(grads)
     scale = max_norm / (norm + 1e-6)
     if scale < 1:

@@ -22,9 +22,9 @@ import matplotlib.pyplot as plt
 from fastprogress.fastprogress import progress_bar
 from threadpoolctl import threadpool_limits
 
-from .rnn import RNN, as_sequences, check_size
+from .rnn import RNN, as_sequences, check_real, check_size
 from .data import batches, make_sine_data, n_batches, sine_wave, time_grid
-from .optim import OPTIMIZERS, clip_grad_norm, global_norm, make_optimizer, _check_real
+from .optim import OPTIMIZERS, clip_grad_norm, global_norm, make_optimizer
 
 # %% ../nbs/06_training.ipynb #05c24d39
 STOP_REASONS = ("epochs", "target_loss", "callback", "interrupted", "non-finite")
@@ -111,9 +111,9 @@ def fit(model, x, y, epochs, optimizer, batch_size=5, valid=None, clip=None, tar
             raise ValueError(f"valid must be None or a pair (x_valid, y_valid), got {type(valid).__name__}")
         model.loss(*valid)  # checks shapes now rather than after the first epoch
     if clip is not None:
-        clip = _check_real(clip, "clip", 0, math.inf, low_open=True)
+        clip = check_real(clip, "clip", 0, math.inf, low_open=True)
     if target_loss is not None:
-        target_loss = _check_real(target_loss, "target_loss", 0, math.inf)
+        target_loss = check_real(target_loss, "target_loss", 0, math.inf)
     callbacks = list(callbacks)
     if not all(callable(cb) for cb in callbacks):
         raise TypeError("callbacks must be callables taking (model, history)")
@@ -330,7 +330,7 @@ class DropLR:
     "A `fit` callback that multiplies the optimiser's learning rate by `factor` once, when `epoch` epochs are done."
     def __init__(self, optimizer, epoch, factor=0.1):
         self.optimizer, self.epoch = optimizer, check_size(epoch, "epoch")
-        self.factor = _check_real(factor, "factor", 0, math.inf, low_open=True)
+        self.factor = check_real(factor, "factor", 0, math.inf, low_open=True)
 
     def __call__(self, model, history):
         if len(history) == self.epoch:
