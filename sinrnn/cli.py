@@ -50,7 +50,7 @@ def _fail(message, status):
     sys.exit(status)
 
 @call_parse
-def main(recipe: str = "default",  # 'default' (Adam, clipping, 200 epochs) or 'seed' (the seed notebook's SGD run)
+def main(recipe: str = "default",  # 'default' (Adam, clipping, 200 epochs, late learning-rate drop) or 'seed' (the seed notebook's SGD run)
          out: str = "sinrnn_run",  # folder for model.npz, history.csv, loss.png, predictions.png; created if missing
          epochs: int = None,  # number of epochs (default: the recipe's)
          seed: int = 0,  # seed for the data, the initial parameters and the shuffling
