@@ -163,30 +163,30 @@ class RNN:
     def hidden_states(self, x):
         "Hidden states h (N, T, H) for x (N, T, I), or (T, H) for a single sequence (T, I)."
         x, single = self._inputs(x)
-        p = self.params
-        h, _ = rnn_forward(x, np.zeros((len(x), self.hidden_size)), p["w_in"], p["w_hidden"], p["b_hidden"], self.activation)
+        h = self._hidden(x)
         return h[0] if single else h
 
     def forward(self, x):
         "Predictions y (N, T, O) for x (N, T, I), or (T, O) for a single sequence (T, I)."
         x, single = self._inputs(x)
-        y = self._forward(x)[0]
+        y = self._forward(x)
         return y[0] if single else y
 
     __call__ = forward
 
-    def _forward(self, x):
+    def _hidden(self, x):
         p = self.params
-        h, rnn_cache = rnn_forward(x, np.zeros((len(x), self.hidden_size)), p["w_in"], p["w_hidden"], p["b_hidden"],
-                                   self.activation)
-        y_pred, out_cache = linear_forward(h, p["w_out"], p["b_out"])
-        return y_pred, rnn_cache, out_cache
+        return rnn_forward(x, np.zeros((len(x), self.hidden_size)), p["w_in"], p["w_hidden"], p["b_hidden"],
+                           self.activation)[0]
+
+    def _forward(self, x):
+        return linear_forward(self._hidden(x), self.params["w_out"], self.params["b_out"])[0]
 
     def loss(self, x, y):
         "The seed's loss for x (N, T, I) and targets y (N, T, O): squared error summed over T and O, mean over N."
         x, single = self._inputs(x)
         y = self._targets(y, x, single)
-        return squared_error(self._forward(x)[0], y)
+        return squared_error(self._forward(x), y)
 
     def loss_and_grads(self, x, y, truncate=None):
         """`(loss, grads)` for x (N, T, I) and y (N, T, O): the loss as a float, and its gradient for every
