@@ -54,7 +54,8 @@ def _floor_step(model, x):
     w_hidden = model.params["w_hidden"]
     h, dgates = np.zeros((x.shape[0], w_hidden.shape[1])), np.zeros((x.shape[0], w_hidden.shape[0]))
     gates, dh = np.empty_like(dgates), np.empty_like(h)
-    w_hidden_t = w_hidden.T
+    # both weights contiguous, the fastest layout for these products: the floor is the best case
+    w_hidden_t = np.ascontiguousarray(w_hidden.T)
     def step():
         for _ in range(x.shape[1]):
             np.matmul(h, w_hidden_t, out=gates)
