@@ -72,6 +72,9 @@ def plot_memory(results, ax=None):
     ax.set(xlabel="sequence length T (parameters shown at step 0 only)", ylabel="held-out MSE per step",
            title="What each cell remembers, on one budget")
     ax.set_xscale("log", base=2)
+    ticks = sorted({int(T) for by_length in results.values() for T in by_length})
+    ax.set_xticks(ticks, [str(T) for T in ticks])
+    ax.minorticks_off()
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     return ax
