@@ -55,6 +55,8 @@ def _check_buffers(state, shapes):
 
 def save_checkpoint(path, model, optimizer=None, history=None):
     "Write `model` (and optionally `optimizer` and `history`) to the `.npz` file `path`, atomically."
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
     arrays = {"format_version": np.array(FORMAT_VERSION, dtype=np.int64),
               "model_config": np.array(json.dumps(model.config))}
     model.check_params()

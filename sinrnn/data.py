@@ -8,7 +8,7 @@ __all__ = ['time_grid', 'sine_wave', 'make_sine_data', 'train_valid_split', 'n_b
 
 # %% ../nbs/08_data.ipynb #fb31dc2e
 import numpy as np
-from .checks import check_finite, check_size, is_integer, is_real
+from .checks import check_finite, check_seed, check_size, is_integer, is_real
 
 # %% ../nbs/08_data.ipynb #780746b3
 def _check_t_max(t_max):
@@ -53,7 +53,7 @@ def make_sine_data(n_samples=50, seq_len=50, t_max=5.0, frequency=(1, 9), phase=
     "N = `n_samples` random waves: x (N, T, 3) of (frequency, phase, amplitude) per step, y (N, T, 1) their values."
     n_samples = check_size(n_samples, "n_samples")
     t = time_grid(seq_len, t_max)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     params = np.stack([_draw(spec, name, n_samples, rng) for spec, name in
                        ((frequency, "frequency"), (phase, "phase"), (amplitude, "amplitude"))], axis=1)
     freq, phi, amp = (params[:, k:k + 1] for k in range(3))
@@ -90,7 +90,7 @@ def train_valid_split(x, y, valid_frac=0.2, seed=None):
     if not 1 <= n_valid < n_samples:
         raise ValueError(f"valid_frac={valid_frac!r} of N={n_samples} samples gives {n_valid} validation samples; "
                          f"need between 1 and N-1={n_samples - 1}")
-    order = np.random.default_rng(seed).permutation(n_samples)
+    order = np.random.default_rng(check_seed(seed)).permutation(n_samples)
     valid, train = order[:n_valid], order[n_valid:]
     return (x[train], y[train]), (x[valid], y[valid])
 
@@ -109,7 +109,7 @@ def batches(x, y, batch_size=5, shuffle=False, seed=None):
     n_samples = len(x)
     count = n_batches(n_samples, batch_size)
     # Order is fixed now, not on the first `next`, so a shared generator advances once per call as documented.
-    order = np.random.default_rng(seed).permutation(n_samples) if shuffle else None
+    order = np.random.default_rng(check_seed(seed)).permutation(n_samples) if shuffle else None
 
     def _iterate():
         for k in range(count):
@@ -143,6 +143,6 @@ def to_dataloader(x, y, batch_size=5, shuffle=False, seed=None):
     torch = _import_torch("to_dataloader")
     generator = None
     if shuffle:
-        generator = torch.Generator().manual_seed(int(np.random.default_rng(seed).integers(2**63)))
+        generator = torch.Generator().manual_seed(int(np.random.default_rng(check_seed(seed)).integers(2**63)))
     return torch.utils.data.DataLoader(to_torch_dataset(x, y), batch_size=batch_size, shuffle=shuffle,
                                        generator=generator)

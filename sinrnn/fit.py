@@ -14,7 +14,7 @@ import numpy as np
 from fastprogress.fastprogress import progress_bar
 from threadpoolctl import threadpool_limits
 
-from .checks import as_sequences, check_real, check_size
+from .checks import as_sequences, check_real, check_seed, check_size
 from .data import batches, n_batches
 from .optim import Optimizer, clip_grad_norm, global_norm
 
@@ -201,7 +201,7 @@ def fit(model, x, y, epochs, optimizer, batch_size=5, valid=None, clip=None, tar
     returns a `History`."""
     x, y, clip, target_loss, callbacks = _check_fit_args(model, x, y, epochs, optimizer, batch_size, valid, clip,
                                                          target_loss, callbacks)
-    run, history, rng = _Run(model, optimizer, clip), History(), np.random.default_rng(seed)
+    run, history, rng = _Run(model, optimizer, clip), History(), np.random.default_rng(check_seed(seed))
     epoch_bar = progress_bar(range(epochs)) if progress else range(epochs)
     blas = threadpool_limits(blas_threads, user_api="blas") if blas_threads else contextlib.nullcontext()
     start = time.perf_counter()
