@@ -83,8 +83,8 @@ class BPTTReport:
         if t is not None and self.dh_errors[t] > self.tol:
             right = "" if t == last else f"right at step {last} and " if t + 1 == last else \
                 f"right at steps {last}…{t + 1} and "
-            where = (f"look at the gradient your step {t + 1} carries back to step {t}, and at what step {t} adds to it"
-                     if t < last else "look at how the outputs' gradient dh_out enters the last step")
+            where = (f"look at the gradient your step {t + 1} carries back to step {t}, and at what step {t} adds "
+                     f"to it" if t < last else "look at how the outputs' gradient dh_out enters the last step")
             parts.append(f"dL/dh is {right}wrong from step {t}: {where}.")
         elif t is not None:
             cell_state = f", or at the cell-state gradient dc that step {t + 1} carries back" \
@@ -92,8 +92,8 @@ class BPTTReport:
             parts.append(f"dL/dh is right down to step {t}, but dL/dx at step {t} is wrong: look inside step {t}, "
                          f"at the slopes of its activations and the map back through w_in{cell_state}.")
         elif self.dh0_error > self.tol:
-            parts.append("dL/dh and dL/dx are right at every step, but dL/dh0 is wrong: look at what step 0 carries "
-                         "back to the initial state.")
+            parts.append("dL/dh and dL/dx are right at every step, but dL/dh0 is wrong: look at what step 0 "
+                         "carries back to the initial state.")
         else:
             parts.append("dL/dh and dL/dx are right at every step.")
         if self.wrong_params:
@@ -123,11 +123,13 @@ class BPTTReport:
 
 # %% ../nbs/18_bughunt.ipynb #38bb37ba
 def locate_bptt_bug(backward, cell="rnn", activation="tanh", tol=1e-6, **problem):
-    "Check `backward(dh_out, cache, truncate=None) -> (dx, dh0, grads, dh_states)` of `cell` step by step; a BPTTReport."
+    """Check `backward(dh_out, cache, truncate=None) -> (dx, dh0, grads, dh_states)` of `cell` step by step;
+    returns a `BPTTReport`."""
     params, x, h0, G = bptt_problem(cell, **problem)
     activation = activation if cell == "rnn" else None
     options = {"activation": activation} if cell == "rnn" else {}
-    run_backward = lambda n_steps: backward(G[:n_steps].copy(), _FORWARD[cell][0](x[:n_steps], h0, params, **options)[1])
+    forward = _FORWARD[cell][0]
+    run_backward = lambda n_steps: backward(G[:n_steps].copy(), forward(x[:n_steps], h0, params, **options)[1])
     dx, dh0, grads, dh_states = run_backward(len(x))
     ref_dx, ref_dh0, ref_dh, ref_grads = reference_grads(cell, params, x, h0, G, activation)
     dh_errors = [rel_error(dh_states[t], ref_dh[t]) for t in range(len(x))]

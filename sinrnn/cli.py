@@ -70,7 +70,7 @@ def _fail(message, status):
     sys.exit(status)
 
 @call_parse
-def main(recipe: str = "default",  # 'default' (Adam, clipping, 200 epochs, late lr drop) or 'seed' (the seed's SGD run)
+def main(recipe: str = "default",  # 'default' (Adam, clipping, late lr drop) or 'notebook' (the notebook's SGD run)
          out: str = "sinrnn_run",  # folder for model.npz, history.csv, loss.png, predictions.png; created if missing
          epochs: int = None,  # number of epochs (default: the recipe's)
          seed: int = 0,  # seed for the data, the initial parameters and the shuffling

@@ -25,8 +25,8 @@ def _module_classes():
     torch = _import_torch()
 
     class SigmoidRNN(torch.nn.Module):
-        """The seed's sigmoid cell with `nn.RNN`'s parameters and call: x (N, T, I), h0 (1, N, H) -> (N, T, H),
-        (1, N, H)."""
+        """The research notebook's sigmoid cell with `nn.RNN`'s parameters and call: x (N, T, I), h0 (1, N, H) ->
+        (N, T, H), (1, N, H)."""
         def __init__(self, input_size, hidden_size):
             super().__init__()
             self.input_size, self.hidden_size = input_size, hidden_size
@@ -126,7 +126,8 @@ def from_torch(module):
 
 # %% ../nbs/07_torch.ipynb #b7ddbdad
 def torch_loss_and_grads(model, x, y, truncate=None):
-    "The seed's loss and every gradient by torch autograd in float64: x (N, T, I), y (N, T, O) -> (loss, grads)."
+    """The research notebook's loss and every gradient by torch autograd in float64: x (N, T, I), y (N, T, O) ->
+    (loss, grads)."""
     torch = _import_torch()
     module = to_torch(model)
     x, y = torch.as_tensor(np.asarray(x, dtype=np.float64)), torch.as_tensor(np.asarray(y, dtype=np.float64))
