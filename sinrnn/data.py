@@ -80,6 +80,7 @@ def train_valid_split(x, y, valid_frac=0.2, seed=None):
     """Split x (N, T, F), y (N, T, O) by a seeded permutation into ((x_train, y_train), (x_valid, y_valid)), or None for
     valid if `valid_frac` is 0."""
     x, y = _check_pair(x, y)
+    check_seed(seed)
     valid_frac = check_finite(valid_frac, "valid_frac")
     if not 0 <= valid_frac < 1:
         raise ValueError(f"valid_frac must be in [0, 1), got {valid_frac!r}")
@@ -90,7 +91,7 @@ def train_valid_split(x, y, valid_frac=0.2, seed=None):
     if not 1 <= n_valid < n_samples:
         raise ValueError(f"valid_frac={valid_frac!r} of N={n_samples} samples gives {n_valid} validation samples; "
                          f"need between 1 and N-1={n_samples - 1}")
-    order = np.random.default_rng(check_seed(seed)).permutation(n_samples)
+    order = np.random.default_rng(seed).permutation(n_samples)
     valid, train = order[:n_valid], order[n_valid:]
     return (x[train], y[train]), (x[valid], y[valid])
 
@@ -109,7 +110,8 @@ def batches(x, y, batch_size=5, shuffle=False, seed=None):
     n_samples = len(x)
     count = n_batches(n_samples, batch_size)
     # Order is fixed now, not on the first `next`, so a shared generator advances once per call as documented.
-    order = np.random.default_rng(check_seed(seed)).permutation(n_samples) if shuffle else None
+    check_seed(seed)
+    order = np.random.default_rng(seed).permutation(n_samples) if shuffle else None
 
     def _iterate():
         for k in range(count):

@@ -27,14 +27,18 @@ def plot_hidden_states(model, frequency=2.0, phase=0.0, amplitude=1.0, seq_len=5
     return ax
 
 # %% ../nbs/14_dynamics.ipynb #70c7dab3
-def hidden_grad_norms(model, x, y):
-    """Norm of dL_T/dh_t for every step t, where L_T is the squared error of the last step only:
-    x (N, T, I), y (N, T, O) -> (T,), the Frobenius norm over the batch."""
-    p = model.params
+def _hidden_states(model, x, y):
+    "The hidden states (N, T, H) of `model` for x (N, T, I), after checking that y is (N, T, O)."
     h = model.hidden_states(x)
     if np.ndim(x) != 3 or np.shape(y) != (*h.shape[:2], model.output_size):
         raise ValueError(f"x must have shape (N, T, I) and y (N, T, O={model.output_size}), "
                          f"got {np.shape(x)} and {np.shape(y)}")
+    return h
+
+def hidden_grad_norms(model, x, y):
+    """Norm of dL_T/dh_t for every step t, where L_T is the squared error of the last step only:
+    x (N, T, I), y (N, T, O) -> (T,), the Frobenius norm over the batch."""
+    p, h = model.params, _hidden_states(model, x, y)
     dh_out = np.zeros_like(h)
     dh_out[:, -1] = 2 * (h[:, -1] @ p["w_out"].T + p["b_out"] - y[:, -1]) @ p["w_out"] / len(x)
     return np.linalg.norm(model.hidden_grads(x, dh_out), axis=(0, 2))
@@ -59,7 +63,7 @@ def grad_norm_bound(model, x, y):
     along the sequence, and the cruder (max f' * sigma_max(W_hidden))^(T-t). For the rnn cell only."""
     if model.cell != "rnn":
         raise ValueError(f"the bound is for the rnn cell, whose Jacobian is diag(f') W_hidden; got a {model.cell}")
-    p, h = model.params, model.hidden_states(x)
+    p, h = model.params, _hidden_states(model, x, y)
     slopes = h * (1 - h) if model.activation == "sigmoid" else 1 - h ** 2  # f'(a) from the output h = f(a)
     last = 2 * (h[:, -1] @ p["w_out"].T + p["b_out"] - y[:, -1]) @ p["w_out"] / len(x)
     n_seq, n_steps, _ = h.shape

@@ -38,12 +38,18 @@ class History:
 
     def record(self, train_loss, valid_loss, grad_norm, elapsed):
         "Append one epoch to every column at once (`valid_loss` None without validation)."
-        # every column grows in one go, so that Ctrl-C cannot leave them of different lengths
         self.train_loss.append(train_loss)
         if valid_loss is not None:
             self.valid_loss.append(valid_loss)
         self.grad_norm.append(grad_norm)
         self.elapsed.append(elapsed)
+
+    def trim(self):
+        "Cut every column to the epochs all of them hold, after a Ctrl-C between two appends of `record`."
+        n_epochs = min(len(self.train_loss), len(self.grad_norm), len(self.elapsed),
+                       len(self.valid_loss) if self.valid_loss else len(self.train_loss))
+        for name in self.columns:
+            del getattr(self, name)[n_epochs:]
 
     @property
     def interrupted(self):
@@ -105,7 +111,7 @@ class _Run:
     update."""
     def __init__(self, model, optimizer, clip):
         self.model, self.optimizer, self.clip = model, optimizer, clip
-        self.good_params, self.good_state = None, None
+        self.good_params, self.good_state, self.good_source = None, None, None
 
     def restore(self):
         "Put back the parameters and the optimiser state from before the last update."
@@ -125,13 +131,15 @@ class _Run:
         else:
             why = f"non-finite {'loss' if not math.isfinite(loss) else 'gradient'} ({loss=}, gradient norm {norm})"
         if not (math.isfinite(loss) and math.isfinite(norm)):
-            if self.good_params is not None:  # the inputs are finite, so the last update is to blame
+            # the inputs are finite, so the last update is to blame; unless a callback has since replaced the arrays
+            if self.good_params is not None and self.good_source is self.model.params:
                 self.restore()
             raise NonFiniteError(why)
         if self.clip:
             clip_grad_norm(grads, self.clip)
         params = self.model.params
         self.good_params, self.good_state = {k: v.copy() for k, v in params.items()}, self.optimizer.state
+        self.good_source = params
         try:
             self.optimizer.step(params, grads)
             if not all(np.isfinite(value).all() for value in params.values()):
@@ -173,14 +181,18 @@ def _run_callbacks(callbacks, model, history):
     return stop
 
 # %% ../nbs/10_fit.ipynb #dfdcf454
-def _check_fit_args(model, x, y, epochs, optimizer, batch_size, valid, clip, target_loss, callbacks):
+def _check_fit_args(model, x, y, epochs, optimizer, batch_size, valid, clip, target_loss, callbacks, blas_threads):
     "The arguments of `fit`, checked and converted: (x, y, clip, target_loss, callbacks)."
     check_size(epochs, "epochs")
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be an Optimizer such as Adam(lr) or make_optimizer('adam', lr), "
                         f"got {type(optimizer).__name__} {optimizer!r}")
-    x, _ = as_sequences(x, "x", model.input_size)
-    y, _ = as_sequences(y, "y", model.output_size, "O")
+    if blas_threads is not None:
+        check_size(blas_threads, "blas_threads")
+    x, x_single = as_sequences(x, "x", model.input_size)
+    y, y_single = as_sequences(y, "y", model.output_size, "O")
+    if x_single != y_single:
+        raise ValueError(f"y must have as many dimensions as x, got {3 - y_single} and {3 - x_single}")
     n_batches(len(x), batch_size)  # raises now for a batch size that does not fit the data
     if valid is not None:
         if not isinstance(valid, (tuple, list)) or len(valid) != 2:
@@ -200,7 +212,7 @@ def fit(model, x, y, epochs, optimizer, batch_size=5, valid=None, clip=None, tar
     """Train `model` on x (N, T, I), y (N, T, O), valid (x_valid, y_valid) or None, updating `model.params` in place;
     returns a `History`."""
     x, y, clip, target_loss, callbacks = _check_fit_args(model, x, y, epochs, optimizer, batch_size, valid, clip,
-                                                         target_loss, callbacks)
+                                                         target_loss, callbacks, blas_threads)
     run, history, rng = _Run(model, optimizer, clip), History(), np.random.default_rng(check_seed(seed))
     epoch_bar = progress_bar(range(epochs)) if progress else range(epochs)
     blas = threadpool_limits(blas_threads, user_api="blas") if blas_threads else contextlib.nullcontext()
@@ -227,5 +239,6 @@ def fit(model, x, y, epochs, optimizer, batch_size=5, valid=None, clip=None, tar
                 if history.stop_reason != "epochs":
                     break
         except KeyboardInterrupt:
+            history.trim()
             history.stop_reason = "interrupted"
     return history

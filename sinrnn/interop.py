@@ -107,7 +107,10 @@ def _cell_of(recurrent):
 
 def from_torch(module):
     "A sinrnn `RNN` computing the same function as a `to_torch` module (its `recurrent` and `readout`), in float64."
-    cell, activation = _cell_of(getattr(module, "recurrent", module))
+    if not (hasattr(module, "recurrent") and hasattr(module, "readout")):
+        raise TypeError(f"module must have a recurrent layer `recurrent` and an nn.Linear `readout`, as to_torch's "
+                        f"modules do, got {type(module).__name__}")
+    cell, activation = _cell_of(module.recurrent)
     recurrent, readout = module.recurrent, module.readout
     as_array = lambda tensor: tensor.detach().cpu().numpy().astype(np.float64, copy=True)
     w_in, w_hidden = as_array(recurrent.weight_ih_l0), as_array(recurrent.weight_hh_l0)

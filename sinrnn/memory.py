@@ -90,7 +90,10 @@ def main(out: str = "memory_results.json",  # where to write the scores, as JSON
     "Train every cell at every length on the memory task with one budget, and write the scores to --out as JSON."
     start = time.perf_counter()
     budget = dict(BUDGET, epochs=check_size(epochs, "epochs"))
-    lengths = [check_size(int(T), "length") for T in lengths.split(",")]
+    try:
+        lengths = [check_size(int(T), "length") for T in lengths.split(",")]
+    except ValueError as err:
+        raise ValueError(f"lengths must be whole numbers >= 1 separated by commas, got {lengths!r}") from err
     results = memory_experiment(lengths, range(check_size(seeds, "seeds")), budget=budget, progress=not no_progress)
     record = {"command": f"sinrnn_memory --seeds {seeds} --lengths {','.join(map(str, lengths))} --epochs {epochs}",
               "date": datetime.date.today().isoformat(), "seconds": round(time.perf_counter() - start, 1),

@@ -25,6 +25,10 @@ def _check_grads(params, grads, buffers=()):
     for name, value in grads.items():
         if not np.isfinite(value).all():
             raise ValueError(f"grads[{name!r}] contains NaN or infinite values; no parameter was changed")
+    for name, value in params.items():
+        # checked before anything is computed, so that the commit cannot fail halfway
+        if type(value) is not np.ndarray or value.dtype != np.float64 or not value.flags.writeable:
+            raise ValueError(f"params[{name!r}] must be a writeable float64 numpy array; no parameter was changed")
 
 # %% ../nbs/09_optim.ipynb #d1978c3d
 class Optimizer:
@@ -35,9 +39,6 @@ class Optimizer:
 
     def _commit(self, state, params, new_params):
         # One attribute store swaps in the whole new state; then the parameters are written. See "Atomic steps".
-        for k, value in params.items():
-            if not value.flags.writeable:
-                raise ValueError(f"params[{k!r}] is read-only; no parameter was changed")
         self.state = state
         for k, value in new_params.items():
             np.copyto(params[k], value)

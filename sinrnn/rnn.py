@@ -40,34 +40,6 @@ def param_shapes(cell, input_size, hidden_size, output_size):
         shapes["b_recurrent"] = (gates,)
     return {**shapes, "w_out": (output_size, hidden_size), "b_out": (output_size,)}
 
-def init_params(input_size, hidden_size, output_size, init="uniform", rng=None, cell="rnn"):
-    """Parameters as a dict of float64 arrays with the shapes of `param_shapes`, drawn by `init` from the seed or
-    Generator `rng`."""
-    rng = np.random.default_rng(rng)
-    shapes = param_shapes(cell, input_size, hidden_size, output_size)
-    if init == "uniform":
-        return {name: rng.uniform(-1.0, 1.0, shape) for name, shape in shapes.items()}
-    params = {}
-    for name, shape in shapes.items():
-        # a gate block has hidden_size rows (output_size for w_out): its fan-out, whatever the number of blocks
-        limit = np.sqrt(6.0 / (min(shape[0], hidden_size) + shape[1])) if len(shape) == 2 else 0.0
-        params[name] = rng.uniform(-limit, limit, shape) if name.startswith("w") else np.zeros(shape)
-    if cell == "lstm":
-        params["b_hidden"][hidden_size:2 * hidden_size] = 1.0
-    return params
-
-# %% ../nbs/06_rnn.ipynb #efa8986c
-_FUNCTIONS = {"rnn": (rnn_forward, rnn_backward), "lstm": (lstm_forward, lstm_backward),
-              "gru": (gru_forward, gru_backward)}
-
-def _check_result(value, what, x, y=None):
-    "Return `value`, or raise `FloatingPointError` if it holds NaN or inf, naming `what` and the largest inputs."
-    if not np.isfinite(value).all():
-        largest = f"largest |x| {np.abs(x).max():.3g}" + ("" if y is None else f", largest |y| {np.abs(y).max():.3g}")
-        raise FloatingPointError(f"{what} overflowed to inf or NaN ({largest}): scale the data down, or check the "
-                                 f"parameters")
-    return value
-
 MAX_PARAMETERS = 50_000_000  # 400 MB of float64: far beyond what a NumPy loop trains, small enough to allocate
 
 def _check_choice(value, name, choices):
@@ -86,8 +58,37 @@ def _checked_shapes(cell, input_size, hidden_size, output_size):
                          f"{total:,} parameters, more than sinrnn's limit of {MAX_PARAMETERS:,}")
     return shapes
 
+def init_params(input_size, hidden_size, output_size, init="uniform", rng=None, cell="rnn"):
+    """Parameters as a dict of float64 arrays with the shapes of `param_shapes`, drawn by `init` from the seed or
+    Generator `rng`."""
+    shapes = _checked_shapes(cell, input_size, hidden_size, output_size)
+    rng = np.random.default_rng(check_seed(rng, "rng"))
+    if _check_choice(init, "init", INITS) == "uniform":
+        return {name: rng.uniform(-1.0, 1.0, shape) for name, shape in shapes.items()}
+    params = {}
+    for name, shape in shapes.items():
+        # a gate block has hidden_size rows, whatever the number of blocks: its fan-out; w_out's is output_size
+        fan_out = output_size if name == "w_out" else hidden_size
+        limit = np.sqrt(6.0 / (fan_out + shape[1])) if len(shape) == 2 else 0.0
+        params[name] = rng.uniform(-limit, limit, shape) if name.startswith("w") else np.zeros(shape)
+    if cell == "lstm":
+        params["b_hidden"][hidden_size:2 * hidden_size] = 1.0
+    return params
+
+# %% ../nbs/06_rnn.ipynb #efa8986c
+_FUNCTIONS = {"rnn": (rnn_forward, rnn_backward), "lstm": (lstm_forward, lstm_backward),
+              "gru": (gru_forward, gru_backward)}
+
+def _check_result(value, what, x, y=None):
+    "Return `value`, or raise `FloatingPointError` if it holds NaN or inf, naming `what` and the largest inputs."
+    if not np.isfinite(value).all():
+        largest = f"largest |x| {np.abs(x).max():.3g}" + ("" if y is None else f", largest |y| {np.abs(y).max():.3g}")
+        raise FloatingPointError(f"{what} overflowed to inf or NaN ({largest}): scale the data down, or check the "
+                                 f"parameters")
+    return value
+
 def param_shapes_of(config):
-    "The parameter shapes of `RNN(**config)` for a dict `config`, every setting checked, without building the model."
+    "The parameter shapes of `RNN(**config)` for a dict `config`, its names, sizes and cell checked, without building it."
     unknown = sorted(set(config) - {"input_size", "hidden_size", "output_size", "activation", "init", "cell", "seed"})
     missing = sorted({"input_size", "hidden_size", "output_size"} - set(config))
     if unknown or missing:
@@ -149,10 +150,10 @@ class RNN:
         return as_sequences(x, "x", self.input_size, "I")
 
     def _targets(self, y, x, x_single):
-        y_ndim, x_ndim = np.ndim(y), 2 if x_single else 3
-        if y_ndim != x_ndim:
-            raise ValueError(f"y must have as many dimensions as x ({x_ndim}), got shape {np.shape(y)}")
-        y, _ = as_sequences(y, "y", self.output_size, "O")
+        y, y_single = as_sequences(y, "y", self.output_size, "O")
+        if y_single != x_single:
+            raise ValueError(f"y must have as many dimensions as x ({2 if x_single else 3}), "
+                             f"got shape {y.shape[1:] if y_single else y.shape}")
         if y.shape[:2] != x.shape[:2]:
             raise ValueError(f"y must match x in N and T: x has (N, T) = {x.shape[:2]}, y has {y.shape[:2]}")
         return y
@@ -190,8 +191,8 @@ class RNN:
         """The total dL/dh_t of every step, (N, T, H), by the cell's BPTT, given x (N, T, I) and dh_out (N, T, H), the
         share of dL/dh_t that reaches each h_t directly from its own step's output. (T, I) and (T, H) give (T, H)."""
         x, single = self._inputs(x)
-        dh_out, _ = as_sequences(dh_out, "dh_out", self.hidden_size, "H")
-        if dh_out.shape[:2] != x.shape[:2]:
+        dh_out, dh_single = as_sequences(dh_out, "dh_out", self.hidden_size, "H")
+        if dh_single != single or dh_out.shape[:2] != x.shape[:2]:
             raise ValueError(f"dh_out must match x in N and T: x has (N, T) = {x.shape[:2]}, "
                              f"dh_out has {dh_out.shape[:2]}")
         _, cell_cache = self._cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)))
