@@ -70,7 +70,7 @@ def bench_bptt(cell="rnn", hidden_size=100, seq_len=50, batch_size=5, repeat=20,
     x, y = rng.normal(size=(batch_size, seq_len, 3)), rng.normal(size=(batch_size, seq_len, 1))
     fns = {"sinrnn": lambda: model.loss_and_grads(x, y), "floor": _floor_step(model, x)}
     if cell == "rnn":
-        fns["seed_per_sample"] = lambda: [bptt_quadratic(model.params, x[n:n + 1], y[n:n + 1])
+        fns["notebook_per_sample"] = lambda: [bptt_quadratic(model.params, x[n:n + 1], y[n:n + 1])
                                           for n in range(batch_size)]
     if with_torch:
         fns["torch"] = _torch_step(model, x, y)
@@ -137,7 +137,8 @@ def _cell_lines(cell, hidden_size, seq_len, batch_size, repeat, with_torch):
     times = result["times"]
     lines = [f"{cell}: loss_and_grads {times['sinrnn'] * 1e3:.2f} ms, floor {times['floor'] * 1e3:.2f} ms"]
     if cell == "rnn":
-        lines.append(_report("  seed O(T^2), per sample / sinrnn", result["ratios"]["seed_per_sample/sinrnn"], 100))
+        lines.append(_report("  notebook O(T^2), per sample / sinrnn", result["ratios"]["notebook_per_sample/sinrnn"],
+                             100))
     if with_torch:
         lines.append(_report(f"  torch {'autograd' if cell == 'rnn' else 'fused ' + cell} / sinrnn",
                              result["ratios"]["torch/sinrnn"], 3 if cell == "rnn" else 2))

@@ -66,6 +66,7 @@ def save_checkpoint(path, model, optimizer=None, history=None):
         arrays["optimizer_name"] = np.array(optimizer.name)
         arrays.update({f"optimizer.{k}": v for k, v in optimizer.state_dict().items()})
     if history is not None:
+        History.from_arrays(history.to_arrays())  # refuses columns of different lengths, which load would refuse
         arrays.update({f"history.{k}": v for k, v in history.to_arrays().items()})
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")

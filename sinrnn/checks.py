@@ -57,7 +57,8 @@ def check_seed(seed, name="seed"):
     if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
         return seed
     if not is_integer(seed):
-        raise TypeError(f"{name} must be None, an integer >= 0 or a numpy Generator, got {type(seed).__name__} {seed!r}")
+        raise TypeError(f"{name} must be None, an integer >= 0 or a numpy Generator, "
+                        f"got {type(seed).__name__} {seed!r}")
     if seed < 0:
         raise ValueError(f"{name} must be None, an integer >= 0 or a numpy Generator, got {seed!r}")
     return int(seed)

@@ -88,7 +88,7 @@ def _check_result(value, what, x, y=None):
     return value
 
 def param_shapes_of(config):
-    "The parameter shapes of `RNN(**config)` for a dict `config`, its names, sizes and cell checked, without building it."
+    "The parameter shapes of `RNN(**config)` for a dict `config`, its keys, sizes and cell checked, not building it."
     unknown = sorted(set(config) - {"input_size", "hidden_size", "output_size", "activation", "init", "cell", "seed"})
     missing = sorted({"input_size", "hidden_size", "output_size"} - set(config))
     if unknown or missing:
