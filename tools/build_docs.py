@@ -2,7 +2,7 @@
 """Build README.md and an offline HTML preview of every notebook, without Quarto.
 
     python tools/build_docs.py               # README.md + _preview/ for all notebooks
-    python tools/build_docs.py nbs/01_rnn.ipynb   # rebuild only these pages (and README if index is among them)
+    python tools/build_docs.py nbs/03_rnn_cell.ipynb   # rebuild only these pages (and README if index is among them)
 
 Each notebook goes through nbdev's own docs pipeline: `nbdev.processors.FilterDefaults().procs()` (plus any
 `procs` from settings.ini, minus `skip_procs`), exactly as `nbdev_proc_nbs` runs it before Quarto, except that
@@ -12,7 +12,7 @@ the cells show_doc needs. The processed notebook is then written as
 * `_preview/<page>.html` (nbconvert's `lab` template, MathJax 3 from the `django-static-mathjax` pip package copied
   into `_preview/_static/`, cell figures embedded as data URIs, images linked from markdown copied alongside, no
   network needed; widgets are replaced by a note, as their JS would come from a CDN), page names as on the Quarto site
-  (`00_activations.ipynb` -> `activations.html`); every page has a sidebar linking all pages, and `index.html` is the
+  (`02_activations.ipynb` -> `activations.html`); every page has a sidebar linking all pages, and `index.html` is the
   `index.ipynb` page (or a plain contents page when there is none);
 * `README.md` at the repo root from `readme_nb` (settings.ini, default index.ipynb) as GitHub-flavoured markdown in the
   layout `nbdev_readme` (Quarto `-t gfm`) produces, with figures written to `<stem>_files/figure-commonmark/`.

@@ -56,7 +56,7 @@ def _directives(src):
     return d
 
 def _page_of(nb:Path, nbs:Path, fm_title_cell) -> str:
-    "Page name as nbdev/Quarto give it: numeric prefix dropped (00_activations -> activations.html)"
+    "Page name as nbdev/Quarto give it: numeric prefix dropped (02_activations -> activations.html)"
     name = Path(re.sub(r'^\d+[a-zA-Z0-9]*_', '', nb.name.lower())).with_suffix('.html').name
     return (nb.parent.relative_to(nbs)/name).as_posix()
 
