@@ -39,7 +39,8 @@ class PredictionExplorer:
         slider = dict(continuous_update=True, style={"description_width": "80px"}, layout={"width": "420px"})
         self.frequency = widgets.FloatSlider(value=frequency, min=0.1, max=15.0, step=0.05, description="frequency",
                                              **slider)
-        self.phase = widgets.FloatSlider(value=phase, min=-np.pi, max=np.pi, step=0.05, description="phase", **slider)
+        # -3.15 + 63 steps of 0.05 is 0: a default phase of 0 lies on the slider's grid and shows as itself
+        self.phase = widgets.FloatSlider(value=phase, min=-3.15, max=3.15, step=0.05, description="phase", **slider)
         self.amplitude = widgets.FloatSlider(value=amplitude, min=0.0, max=3.0, step=0.05, description="amplitude",
                                              **slider)
         self.seq_len = widgets.IntSlider(value=seq_len, min=2, max=200, description="T", **slider)
