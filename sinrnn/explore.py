@@ -13,7 +13,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 import ipywidgets as widgets
-from IPython.display import display
+from IPython.display import Image as PNG, display
 from PIL import Image
 import os
 from .checks import check_size
@@ -22,20 +22,28 @@ from .data import sine_wave, time_grid
 from .checkpoint import load_checkpoint
 
 # %% ../nbs/16_explore.ipynb #4d53b289
-NOTEBOOK_TRAINING_RANGES = {"frequency": (1.0, 9.0), "phase": (0.0, 0.0), "amplitude": (1.0, 1.0)}
+NOTEBOOK_TRAINING_RANGES = {"frequency": (1.0, 9.0), "phase": (0.0, 0.0), "amplitude": (1.0, 1.0), "T": (2, 50)}
 SEED_TRAINING_RANGES = NOTEBOOK_TRAINING_RANGES  # its name before the research notebook stopped being called "seed"
+
+def _png(fig):
+    "The Agg rendering of `fig` as PNG bytes, lightly compressed: it is replaced at every redraw."
+    fig.canvas.draw()
+    png = io.BytesIO()
+    Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).save(png, format="png", compress_level=1)
+    return png.getvalue()
 
 class PredictionExplorer:
     "Interactive plot of RNN predictions on one sine wave: sliders for frequency, phase, amplitude and T, a model menu."
     def __init__(self, models, training_ranges=NOTEBOOK_TRAINING_RANGES, frequency=2.0, phase=0.0, amplitude=1.0,
-                 seq_len=50, t_max=5.0):
+                 seq_len=50, time_step=5.0 / 49):
         self.models = {}
         for name, model in ({"model": models} if isinstance(models, RNN) else dict(models)).items():
             self._check_model(model, name)
             self.models[name] = model
         if not self.models:
             raise ValueError("models must hold at least one RNN")
-        self.training_ranges, self.t_max = dict(training_ranges), t_max
+        # T lengthens the wave at the training time step, so that T > 50 asks whether a model goes on past t = 5
+        self.training_ranges, self.time_step = dict(training_ranges), time_step
         slider = dict(continuous_update=True, style={"description_width": "80px"}, layout={"width": "420px"})
         self.frequency = widgets.FloatSlider(value=frequency, min=0.1, max=15.0, step=0.05, description="frequency",
                                              **slider)
@@ -79,7 +87,7 @@ class PredictionExplorer:
         self.ax.legend(loc="upper right")
         self.ax.grid(alpha=0.3); self.ax_error.grid(alpha=0.3)
         self.ax_error.set(xlabel="t", ylabel="error")
-        self.fig.tight_layout()
+        self.fig.tight_layout(rect=(0, 0, 1, 0.93))  # room above the axes for the two lines of the title
 
     @property
     def model(self):
@@ -88,14 +96,16 @@ class PredictionExplorer:
 
     def outside_training(self):
         "Names of the wave parameters whose slider value lies outside the training range."
-        values = {"frequency": self.frequency.value, "phase": self.phase.value, "amplitude": self.amplitude.value}
+        values = {"frequency": self.frequency.value, "phase": self.phase.value, "amplitude": self.amplitude.value,
+                  "T": self.seq_len.value}
         return [name for name, (low, high) in self.training_ranges.items()
                 if not low - 1e-9 <= values[name] <= high + 1e-9]
 
     def update(self):
         "Recompute the prediction for the current slider values and move the existing lines to it."
-        x, y = sine_wave(self.frequency.value, self.phase.value, self.amplitude.value, self.seq_len.value, self.t_max)
-        t = time_grid(self.seq_len.value, self.t_max)
+        t_max = self.time_step * (self.seq_len.value - 1)
+        x, y = sine_wave(self.frequency.value, self.phase.value, self.amplitude.value, self.seq_len.value, t_max)
+        t = time_grid(self.seq_len.value, t_max)
         prediction = self.model.forward(x)[:, 0]
         error = prediction - y[:, 0]
         self.mse = float(np.mean(error ** 2))
@@ -106,8 +116,10 @@ class PredictionExplorer:
         self.ax.set_facecolor("#fdebd0" if outside else "white")
         self.ax_error.set_facecolor("#fdebd0" if outside else "white")
         note = f"  (outside training: {', '.join(outside)})" if outside else ""
-        self.ax.set_title(f"{self.model_choice.value}: f={self.frequency.value:g}, phase={self.phase.value:g}, "
-                          f"A={self.amplitude.value:g}, T={self.seq_len.value}, MSE per step = {self.mse:.4g}{note}")
+        # two short lines, so that the title fits the figure whatever the model's name
+        self.ax.set_title(f"{self.model_choice.value}: MSE per step = {self.mse:.4g}\nf={self.frequency.value:g}, "
+                          f"phase={self.phase.value:g}, A={self.amplitude.value:g}, T={self.seq_len.value}{note}",
+                          fontsize=10)
         for ax in (self.ax, self.ax_error):
             ax.relim(); ax.autoscale_view()
         self._render()
@@ -118,10 +130,11 @@ class PredictionExplorer:
         if isinstance(self.fig.canvas, widgets.DOMWidget):
             self.fig.canvas.draw_idle()
             return
-        self.fig.canvas.draw()
-        png = io.BytesIO()
-        Image.fromarray(np.asarray(self.fig.canvas.buffer_rgba())).save(png, format="png", compress_level=1)
-        self.image.value = png.getvalue()
+        self.image.value = _png(self.fig)
+
+    def snapshot(self):
+        "The figure as it is now, as a PNG image that every front end shows, with or without a kernel."
+        return PNG(data=_png(self.fig))
 
     def add_model(self, name, model):
         "Add `model` to the menu under `name` and show it."
@@ -183,9 +196,10 @@ class LivePlot:
         self.ax_loss.set_title(f"epoch {len(history)}: train loss {history.train_loss[-1]:.4g}")
         for ax in (self.ax_loss, self.ax_wave):
             ax.relim(); ax.autoscale_view()
+        # a PNG, not the Figure: a figure made outside pyplot shows only as text in a kernel that has no pyplot figure
         if self.handle is None:
-            self.handle = display(self.fig, display_id=True)
+            self.handle = display(PNG(data=_png(self.fig)), display_id=True)
         else:
-            self.handle.update(self.fig)
+            self.handle.update(PNG(data=_png(self.fig)))
         self.n_redraws += 1
         return False
