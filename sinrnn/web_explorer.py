@@ -97,7 +97,7 @@ _SCRIPT = """
 """
 
 # %% ../nbs/20_web_explorer.ipynb #cd1768b4
-_SLIDERS = [("frequency", 0.1, 15.0, 0.05), ("phase", -3.15, 3.15, 0.05), ("amplitude", 0.0, 3.0, 0.05),
+_SLIDERS = [("frequency", 0.125, 15.0, 0.125), ("phase", -3.125, 3.125, 0.0625), ("amplitude", 0.0, 3.0, 0.0625),
             ("T", 2, 200, 1)]
 NOTEBOOK_RANGES = {"frequency": (1.0, 9.0), "phase": (0.0, 0.0), "amplitude": (1.0, 1.0), "T": (2, 50)}
 
