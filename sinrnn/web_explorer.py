@@ -9,9 +9,7 @@ __all__ = ['NOTEBOOK_RANGES', 'WebExplorer', 'check_in_browser']
 import html
 import json
 import uuid
-import numpy as np
 from .rnn import RNN
-from .data import sine_wave
 
 # %% ../nbs/20_web_explorer.ipynb #84b23f5e
 _SCRIPT = """
