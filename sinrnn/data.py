@@ -63,21 +63,23 @@ def make_sine_data(n_samples=50, seq_len=50, t_max=5.0, frequency=(1, 9), phase=
 
 # %% ../nbs/08_data.ipynb #3e24ca3e
 def _check_pair(x, y):
-    "Return `x` (N, T, F) and `y` (N, T, O) as arrays, or raise if either is not 3-D or their N or T differ."
+    """Return `x` (N, T, F) and `y` (N, T, O), or labels `y` (N,), as arrays; raise if a shape is wrong or their N or T
+    differ."""
     x, y = np.asarray(x), np.asarray(y)
-    for arr, name, letter in ((x, "x", "F"), (y, "y", "O")):
-        if arr.ndim != 3:
-            raise ValueError(f"{name} must have shape (N, T, {letter}), got shape {arr.shape} (ndim {arr.ndim})")
+    if x.ndim != 3:
+        raise ValueError(f"x must have shape (N, T, F), got shape {x.shape} (ndim {x.ndim})")
+    if y.ndim not in (1, 3):
+        raise ValueError(f"y must have shape (N, T, O), or (N,) for labels, got shape {y.shape} (ndim {y.ndim})")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must hold the same number of samples N, got x {x.shape} and y {y.shape}")
-    if x.shape[1] != y.shape[1]:
+    if y.ndim == 3 and x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y must have the same number of steps T, got x {x.shape} and y {y.shape}")
     if x.shape[0] == 0:
         raise ValueError(f"x and y must hold at least one sample (N >= 1), got x {x.shape}")
     return x, y
 
 def train_valid_split(x, y, valid_frac=0.2, seed=None):
-    """Split x (N, T, F), y (N, T, O) by a seeded permutation into ((x_train, y_train), (x_valid, y_valid)), or None for
+    """Split x (N, T, F), y (N, T, O) or (N,) by a seeded permutation into ((x_train, y_train), (x_valid, y_valid)), or None for
     valid if `valid_frac` is 0."""
     x, y = _check_pair(x, y)
     check_seed(seed)
@@ -105,7 +107,8 @@ def n_batches(n_samples, batch_size):
     return -(-n_samples // batch_size)
 
 def batches(x, y, batch_size=5, shuffle=False, seed=None):
-    "Iterator over (x_batch, y_batch) of shapes (B, T, F), (B, T, O), B = `batch_size` (fewer in a last partial batch)."
+    """Iterator over (x_batch, y_batch) of shapes (B, T, F), (B, T, O) or (B,) for labels, B = `batch_size` (fewer in a
+    last partial batch)."""
     x, y = _check_pair(x, y)
     n_samples = len(x)
     count = n_batches(n_samples, batch_size)

@@ -14,7 +14,7 @@ import numpy as np
 from fastprogress.fastprogress import progress_bar
 from threadpoolctl import threadpool_limits
 
-from .checks import as_sequences, check_real, check_seed, check_size
+from .checks import check_real, check_seed, check_size
 from .data import batches, n_batches
 from .optim import Optimizer, clip_grad_norm, global_norm
 
@@ -22,12 +22,14 @@ from .optim import Optimizer, clip_grad_norm, global_norm
 STOP_REASONS = ("epochs", "target_loss", "callback", "interrupted", "non-finite", "callback-error")
 
 class History:
-    "Per-epoch record of a run: lists `train_loss`, `valid_loss` (empty without validation), `grad_norm`, `elapsed`."
-    columns = ("train_loss", "valid_loss", "grad_norm", "elapsed")
+    """Per-epoch record of a run: lists `train_loss`, `valid_loss` and `valid_metric` (empty without validation),
+    `grad_norm`, `elapsed`."""
+    columns = ("train_loss", "valid_loss", "valid_metric", "grad_norm", "elapsed")
+    optional = ("valid_loss", "valid_metric")  # columns that may be empty, and that older checkpoints lack
 
-    def __init__(self):
-        self.train_loss, self.valid_loss, self.grad_norm, self.elapsed = [], [], [], []
-        self.stop_reason = None
+    def __init__(self, metric_name=""):
+        self.train_loss, self.valid_loss, self.valid_metric, self.grad_norm, self.elapsed = [], [], [], [], []
+        self.stop_reason, self.metric_name = None, metric_name
 
     def __len__(self):
         return len(self.train_loss)
@@ -36,18 +38,20 @@ class History:
         last = f", last train_loss {self.train_loss[-1]:.6g}" if self else ""
         return f"History({len(self)} epochs, stop_reason={self.stop_reason!r}{last})"
 
-    def record(self, train_loss, valid_loss, grad_norm, elapsed):
-        "Append one epoch to every column at once (`valid_loss` None without validation)."
+    def record(self, train_loss, valid_loss, grad_norm, elapsed, valid_metric=None):
+        "Append one epoch to every column at once (`valid_loss` and `valid_metric` None without them)."
         self.train_loss.append(train_loss)
         if valid_loss is not None:
             self.valid_loss.append(valid_loss)
+        if valid_metric is not None:
+            self.valid_metric.append(valid_metric)
         self.grad_norm.append(grad_norm)
         self.elapsed.append(elapsed)
 
     def trim(self):
         "Cut every column to the epochs all of them hold, after a Ctrl-C between two appends of `record`."
-        n_epochs = min(len(self.train_loss), len(self.grad_norm), len(self.elapsed),
-                       len(self.valid_loss) if self.valid_loss else len(self.train_loss))
+        n_epochs = min([len(self.train_loss), len(self.grad_norm), len(self.elapsed)] +
+                       [len(getattr(self, name)) for name in self.optional if getattr(self, name)])
         for name in self.columns:
             del getattr(self, name)[n_epochs:]
 
@@ -57,23 +61,29 @@ class History:
         return self.stop_reason == "interrupted"
 
     def to_arrays(self):
-        """The history as a dict of float64 arrays of shape (epochs,) (`valid_loss` (0,) without validation) and
-        `stop_reason` as a 0-d str array."""
+        """The history as a dict of float64 arrays of shape (epochs,) (the optional columns (0,) when empty), and
+        `stop_reason` and `metric_name` as 0-d str arrays."""
         arrays = {name: np.array(getattr(self, name), dtype=np.float64) for name in self.columns}
         arrays["stop_reason"] = np.array(self.stop_reason or "")
+        arrays["metric_name"] = np.array(self.metric_name)
         return arrays
 
     @classmethod
     def from_arrays(cls, arrays):
         "A `History` from the output of `to_arrays`; raise `ValueError` if a column is missing or the lengths disagree."
-        missing = sorted((set(cls.columns) | {"stop_reason"}) - set(arrays))
+        missing = sorted((set(cls.columns) - {"valid_metric"} | {"stop_reason"}) - set(arrays))
         if missing:
             raise ValueError(f"history is missing {missing}")
-        history = cls()
+        metric_name = np.asarray(arrays.get("metric_name", ""))
+        if metric_name.shape != () or metric_name.dtype.kind != "U" or not (str(metric_name).isidentifier() or
+                                                                            str(metric_name) == ""):
+            raise ValueError(f"history metric_name must be a name such as 'mse', got {metric_name!r}")
+        history = cls(str(metric_name))
         n_epochs = np.shape(arrays["train_loss"])
         for name in cls.columns:
-            column = np.asarray(arrays[name])
-            allowed = (n_epochs, (0,)) if name == "valid_loss" else (n_epochs,)
+            # a history saved before validation metrics were recorded has no valid_metric: it had none
+            column = np.asarray(arrays.get(name, np.zeros(0)))
+            allowed = (n_epochs, (0,)) if name in cls.optional else (n_epochs,)
             if column.dtype != np.float64 or column.ndim != 1 or column.shape not in allowed:
                 raise ValueError(f"history column {name!r} must be a float64 array of shape {n_epochs}, "
                                  f"got {column.dtype} of shape {column.shape}")
@@ -85,12 +95,15 @@ class History:
         return history
 
     def to_csv(self, path):
-        "Write the history to `path` as CSV: a header, then one row per epoch (`valid_loss` only if recorded)."
-        names = ["epoch"] + [name for name in self.columns if name != "valid_loss" or self.valid_loss]
+        """Write the history to `path` as CSV: a header, then one row per epoch (optional columns only if recorded; the
+        metric's column is named `valid_` + `metric_name`)."""
+        names = ["epoch"] + [name for name in self.columns if name not in self.optional or getattr(self, name)]
         rows = np.column_stack([np.arange(len(self))] + [getattr(self, name) for name in names[1:]])
+        header = [f"valid_{self.metric_name}" if name == "valid_metric" and self.metric_name else name
+                  for name in names]
         # 17 significant digits round-trip every float64 exactly.
         np.savetxt(path, rows.reshape(len(self), len(names)), fmt=["%d"] + ["%.17g"] * (len(names) - 1),
-                   delimiter=",", header=",".join(names), comments="")
+                   delimiter=",", header=",".join(header), comments="")
 
 # %% ../nbs/10_fit.ipynb #6072b789
 class NonFiniteError(ArithmeticError):
@@ -189,10 +202,7 @@ def _check_fit_args(model, x, y, epochs, optimizer, batch_size, valid, clip, tar
                         f"got {type(optimizer).__name__} {optimizer!r}")
     if blas_threads is not None:
         check_size(blas_threads, "blas_threads")
-    x, x_single = as_sequences(x, "x", model.input_size)
-    y, y_single = as_sequences(y, "y", model.output_size, "O")
-    if x_single != y_single:
-        raise ValueError(f"y must have as many dimensions as x, got {3 - y_single} and {3 - x_single}")
+    x, y = model.check_data(x, y)  # the task's own rules for its inputs and targets
     n_batches(len(x), batch_size)  # raises now for a batch size that does not fit the data
     if valid is not None:
         if not isinstance(valid, (tuple, list)) or len(valid) != 2:
@@ -203,17 +213,19 @@ def _check_fit_args(model, x, y, epochs, optimizer, batch_size, valid, clip, tar
     callbacks = [] if callbacks is None else list(callbacks) if isinstance(callbacks, (list, tuple)) else None
     if callbacks is None or not all(callable(cb) for cb in callbacks):
         raise TypeError("callbacks must be a list of callables taking (model, history)")
-    model.loss(x, y)  # checks that x and y fit each other and the model
+    model.loss(x, y)  # a first loss, so that a model that cannot compute one fails before the progress bar
     return x, y, clip, target_loss, callbacks
 
 # %% ../nbs/10_fit.ipynb #706090db
 def fit(model, x, y, epochs, optimizer, batch_size=5, valid=None, clip=None, target_loss=None, shuffle=False,
         seed=None, callbacks=(), progress=True, blas_threads=1):
-    """Train `model` on x (N, T, I), y (N, T, O), valid (x_valid, y_valid) or None, updating `model.params` in place;
-    returns a `History`."""
+    """Train `model` (an `RNN`, or a task's head) on x (N, T, I), y (N, T, O) or labels (N,), valid (x_valid, y_valid)
+    or None, updating `model.params` in place; returns a `History`."""
     x, y, clip, target_loss, callbacks = _check_fit_args(model, x, y, epochs, optimizer, batch_size, valid, clip,
                                                          target_loss, callbacks, blas_threads)
-    run, history, rng = _Run(model, optimizer, clip), History(), np.random.default_rng(check_seed(seed))
+    run, rng = _Run(model, optimizer, clip), np.random.default_rng(check_seed(seed))
+    metric = getattr(model, "metric", None) if valid is not None else None
+    history = History(model.metric_name if metric else "")
     epoch_bar = progress_bar(range(epochs)) if progress else range(epochs)
     blas = threadpool_limits(blas_threads, user_api="blas") if blas_threads else contextlib.nullcontext()
     start = time.perf_counter()
@@ -229,9 +241,11 @@ def fit(model, x, y, epochs, optimizer, batch_size=5, valid=None, clip=None, tar
                                          f"parameters and .history the {len(history)} completed epochs",
                                          history, epoch, err.batch) from None
                 valid_loss = model.loss(*valid) if valid is not None else None
-                history.record(epoch_loss, valid_loss, max_norm, time.perf_counter() - start)
+                valid_metric = metric(*valid) if metric else None
+                history.record(epoch_loss, valid_loss, max_norm, time.perf_counter() - start, valid_metric)
                 if progress:
-                    epoch_bar.comment = f"loss {epoch_loss:.4g}"
+                    epoch_bar.comment = f"loss {epoch_loss:.4g}" + (f", valid {history.metric_name} "
+                                                                    f"{valid_metric:.4g}" if metric else "")
                 done = target_loss is not None and epoch_loss <= target_loss
                 history.stop_reason = "target_loss" if done else "epochs"
                 if _run_callbacks(callbacks, model, history):

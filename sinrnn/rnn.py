@@ -158,17 +158,27 @@ class RNN:
             raise ValueError(f"y must match x in N and T: x has (N, T) = {x.shape[:2]}, y has {y.shape[:2]}")
         return y
 
-    def _cell_forward(self, x_time, workspace=None):
-        "Hidden states h (T, N, H) for time-major x_time (T, N, I), from h0 = 0, and the cell's cache."
+    def check_data(self, x, y):
+        "x (N, T, I) and y (N, T, O) as float arrays, checked against the model and each other; raise naming a bad one."
+        x, single = self._inputs(x)
+        return x, self._targets(y, x, single)
+
+    def cell_forward(self, x_time, workspace=None):
+        "Hidden states h (T, N, H) for time-major x_time (T, N, I), from h0 = 0, and the cell's cache. Unchecked."
         forward = _FUNCTIONS[self.cell][0]
         options = {"activation": self.activation} if self.cell == "rnn" else {}
         h0 = np.zeros((x_time.shape[1], self.hidden_size))
         return forward(x_time, h0, self.params, workspace=workspace, **options)
 
+    def cell_backward(self, dh_out, cache, truncate=None):
+        """BPTT through the cell for dh_out (T, N, H), the loss's direct share at each h_t, and the `cell_forward`
+        cache: (dx (T, N, I), dh0 (N, H), grads of the cell's parameters, total dL/dh_t (T, N, H))."""
+        return _FUNCTIONS[self.cell][1](dh_out, cache, truncate)
+
     def _predict(self, x):
         "Batch-first x (N, T, I), checked -> hidden states (N, T, H) and predictions (N, T, O), transposed views."
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported once, below, by name
-            h, _ = self._cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)))
+            h, _ = self.cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)))
             y, _ = linear_forward(h, self.params["w_out"], self.params["b_out"])
         _check_result(y, "the predictions", x)
         return h.transpose(1, 0, 2), y.transpose(1, 0, 2)
@@ -195,33 +205,38 @@ class RNN:
         if dh_single != single or dh_out.shape[:2] != x.shape[:2]:
             raise ValueError(f"dh_out must match x in N and T: x has (N, T) = {x.shape[:2]}, "
                              f"dh_out has {dh_out.shape[:2]}")
-        _, cell_cache = self._cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)))
-        dh_total = _FUNCTIONS[self.cell][1](np.ascontiguousarray(dh_out.transpose(1, 0, 2)), cell_cache)[3]
+        _, cell_cache = self.cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)))
+        dh_total = self.cell_backward(np.ascontiguousarray(dh_out.transpose(1, 0, 2)), cell_cache)[3]
         dh_total = dh_total.transpose(1, 0, 2).copy()
         return dh_total[0] if single else dh_total
 
     def loss(self, x, y):
         "The research notebook's loss for x (N, T, I), y (N, T, O): squared error summed over T and O, mean over N."
-        x, single = self._inputs(x)
-        y = self._targets(y, x, single)
+        x, y = self.check_data(x, y)
         with np.errstate(over="ignore", invalid="ignore"):
             loss = squared_error(self._predict(x)[1], y)
         return _check_result(loss, "the loss", x, y)
 
+    metric_name = "mse"
+
+    def metric(self, x, y):
+        "The wave task's metric: the mean squared error per step and output of the predictions for x against y."
+        x, y = self.check_data(x, y)
+        return float(np.mean((self._predict(x)[1] - y) ** 2))
+
     def loss_and_grads(self, x, y, truncate=None):
         """`(loss, grads)` for x (N, T, I) and y (N, T, O): the loss as a float, and its gradient for every
         parameter, a dict with the keys and shapes of `params`. `truncate=k` cuts gradients every k steps."""
-        x, single = self._inputs(x)
-        y = self._targets(y, x, single)
+        x, y = self.check_data(x, y)
         if truncate is not None:
             check_size(truncate, "truncate")
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported once, below, by name
-            h, cell_cache = self._cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)), self._workspace)
+            h, cell_cache = self.cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)), self._workspace)
             y_time, readout_cache = linear_forward(h, self.params["w_out"], self.params["b_out"])
             y_pred = y_time.transpose(1, 0, 2)
             loss = _check_result(squared_error(y_pred, y), "the loss", x, y)
             dh_out, dw_out, db_out = linear_backward(squared_error_grad(y_pred, y).transpose(1, 0, 2), readout_cache)
-            grads = _FUNCTIONS[self.cell][1](dh_out, cell_cache, truncate)[2]
+            grads = self.cell_backward(dh_out, cell_cache, truncate)[2]
         grads.update(w_out=dw_out, b_out=db_out)
         for name, grad in grads.items():
             _check_result(grad, f"the gradient of {name}", x, y)
