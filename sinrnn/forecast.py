@@ -7,7 +7,7 @@ __all__ = ['TIME_STEP', 'MODES', 'HORIZONS', 'FORECAST_RECIPES', 'FORECAST', 'ma
            'ar2_forecast', 'Forecaster', 'SamplingSchedule', 'running_mse', 'valid_horizon', 'forecast_report',
            'plot_forecast']
 
-# %% ../nbs/14_forecast.ipynb #ca08a78c
+# %% ../nbs/14_forecast.ipynb #0c189d76
 import math
 
 import numpy as np
@@ -19,7 +19,7 @@ from .data import make_sine_data
 from .feedback import feedback_backward, feedback_forward, generate
 from .training import Task
 
-# %% ../nbs/14_forecast.ipynb #77bc9386
+# %% ../nbs/14_forecast.ipynb #edd545d3
 TIME_STEP = 5 / 49  # the research notebook's grid: t = linspace(0, 5, 50)
 
 def make_forecast_waves(n_samples=512, seq_len=100, frequency=(1.0, 9.0), phase=(-math.pi, math.pi),
@@ -43,7 +43,7 @@ def make_forecast_data(n_samples=512, seq_len=100, frequency=(1.0, 9.0), phase=(
     waves, _ = make_forecast_waves(n_samples, seq_len, frequency, phase, amplitude, noise, seed)
     return waves[:, :-1, None], waves[:, 1:, None]
 
-# %% ../nbs/14_forecast.ipynb #22253677
+# %% ../nbs/14_forecast.ipynb #13272b8d
 def ar2_forecast(prefix, n_steps):
     """The AR(2) forecaster: w_{n+1} = c w_n - w_{n-1}, with c fitted to `prefix` (N, P, 1), P >= 3, by least squares;
     its next `n_steps` values, (N, n_steps, 1)."""
@@ -62,7 +62,7 @@ def ar2_forecast(prefix, n_steps):
     forecast = values[:, 2:, None]
     return forecast[0] if single else forecast
 
-# %% ../nbs/14_forecast.ipynb #1d122348
+# %% ../nbs/14_forecast.ipynb #087f5c16
 MODES = ("teacher", "scheduled", "closed")
 
 class Forecaster:
@@ -135,7 +135,7 @@ class Forecaster:
         _, prediction, y = self._run(x, y, "closed", False)
         return float(np.mean((prediction[:, self.prefix - 1:] - y[:, self.prefix - 1:]) ** 2))
 
-# %% ../nbs/14_forecast.ipynb #c62086d4
+# %% ../nbs/14_forecast.ipynb #b3cd8a8a
 class SamplingSchedule:
     "A `fit` callback that sets a Forecaster's `sampling` to `final` * min(1, epochs done / `ramp`) after every epoch."
     def __init__(self, ramp, final=1.0):
@@ -145,7 +145,7 @@ class SamplingSchedule:
         head.sampling = self.final * min(1.0, len(history) / self.ramp)
         return False
 
-# %% ../nbs/14_forecast.ipynb #947802b1
+# %% ../nbs/14_forecast.ipynb #f9bd0f38
 HORIZONS = (1, 4, 16, 64, 256)
 
 def running_mse(forecast, truth):
@@ -164,24 +164,27 @@ def valid_horizon(forecast, truth, threshold=0.01):
 
 def forecast_report(model, n_waves=200, prefix=50, n_steps=1000, seed=0):
     """How `model` forecasts held-out waves from `seed`: after `prefix` true values, `n_steps` free-running ones.
-    A dict of the goals' measures, the running MSE at `HORIZONS`, and the valid horizon per frequency band."""
+    A dict of the goals' measures (worst wave, and fraction of waves that meet them), the running MSE at `HORIZONS`,
+    and the median valid horizon per frequency band."""
     waves, params = make_forecast_waves(n_waves, prefix + n_steps, seed=seed)
     amplitude = params[:, 2:3]
     forecast = generate(model, waves[:, :prefix, None], n_steps)[..., 0]
     truth = waves[:, prefix:]
     last = forecast[:, -50:]
+    kept = (last.max(axis=1) - last.min(axis=1)) / 2 / amplitude[:, 0]
+    largest = np.max(np.abs(forecast), axis=1) / amplitude[:, 0]
     horizon = valid_horizon(forecast, truth)
     bands = [(low, low + 2) for low in range(1, 9, 2)]
     running = running_mse(forecast, truth)
     return {"mse_100": float(running[min(100, n_steps) - 1]),
-            "largest_over_amplitude": float(np.max(np.abs(forecast) / amplitude)),
-            "amplitude_kept": float(np.min((last.max(axis=1) - last.min(axis=1)) / 2 / amplitude[:, 0])),
+            "largest_over_amplitude": float(largest.max()), "bounded_fraction": float(np.mean(largest <= 1.5)),
+            "amplitude_kept": float(kept.min()), "alive_fraction": float(np.mean(kept >= 0.5)),
             "running_mse": {h: float(running[h - 1]) for h in HORIZONS if h <= n_steps},
             "median_valid_horizon": {f"{low}-{high}": float(np.median(horizon[(params[:, 0] >= low) &
                                                                                (params[:, 0] <= high)]))
                                      for low, high in bands}}
 
-# %% ../nbs/14_forecast.ipynb #5d8091a5
+# %% ../nbs/14_forecast.ipynb #151c9fba
 def plot_forecast(model, frequencies=(1.5, 4.0, 8.0), phase=0.5, amplitude=1.0, prefix=50, n_steps=400,
                   train_len=None):
     """Truth, the model's free-running continuation after `prefix` true values, and AR(2)'s, for each of
@@ -206,19 +209,18 @@ def plot_forecast(model, frequencies=(1.5, 4.0, 8.0), phase=0.5, amplitude=1.0, 
     axes[-1, 0].set_xlabel("t")
     return fig
 
-# %% ../nbs/14_forecast.ipynb #b07c0d06
+# %% ../nbs/14_forecast.ipynb #bc035566
 FORECAST_RECIPES = {
-    "default": dict(cell="gru", hidden_size=32, activation="tanh", init="glorot", optimizer="adam", lr=0.01, clip=1.0,
+    "default": dict(cell="gru", hidden_size=64, activation="tanh", init="glorot", optimizer="adam", lr=0.01, clip=1.0,
                     batch_size=32, shuffle=True, epochs=200, n_samples=512, seq_len=100, lr_drop_at=0.8,
-                    lr_drop_factor=0.2, n_valid=100, valid_len=150, mode="closed", prefix=50, noise=0.0,
+                    lr_drop_factor=0.2, n_valid=100, valid_len=150, mode="closed", prefix=50, noise=0.02,
                     sampling_ramp=0.75),
 }
 
 def _forecast_data(settings, data_rng, valid_rng):
-    "Training pairs from waves of `seq_len` values, validation pairs from waves of `valid_len`."
-    make = lambda n, length, rng: make_forecast_data(n, length, noise=settings["noise"], seed=rng)
-    return make(settings["n_samples"], settings["seq_len"], data_rng), make(settings["n_valid"],
-                                                                             settings["valid_len"], valid_rng)
+    "Training pairs from waves of `seq_len` values with `noise`, validation pairs from clean waves of `valid_len`."
+    train = make_forecast_data(settings["n_samples"], settings["seq_len"], noise=settings["noise"], seed=data_rng)
+    return train, make_forecast_data(settings["n_valid"], settings["valid_len"], seed=valid_rng)
 
 def _forecast_head(model, settings, rng):
     "The Forecaster of the recipe's mode, and for scheduled sampling the schedule that raises its probability."
