@@ -10,11 +10,13 @@ import html
 import json
 import uuid
 from .rnn import RNN
+from .forecast import FORECAST_RECIPES
+from .explore import FORECAST_TRAINING_RANGES
 
 # %% ../nbs/23_web_explorer.ipynb #84b23f5e
 _SCRIPT = """
 (function () {
-  const root = document.getElementById(ROOT_ID), models = MODELS, ranges = RANGES, dt = DT;
+  const root = document.getElementById(ROOT_ID), models = MODELS, dt = DT;
   const sigmoid = z => 1 / (1 + Math.exp(-Math.max(z, -708)));
   function affine(w, b, x, rows, cols, out, offset) {  // out[i] = w[offset + i] . x + b[offset + i]
     for (let i = 0; i < rows; i++) {
@@ -26,9 +28,13 @@ _SCRIPT = """
   }
   function predict(name, f, phase, amp, T) {
     const m = models[name], H = m.H, I = m.I, p = m.params, G = {rnn: 1, lstm: 4, gru: 3}[m.cell];
-    const x = [f, phase, amp], h = new Float64Array(H), c = new Float64Array(H), y = new Float64Array(T);
+    const h = new Float64Array(H), c = new Float64Array(H), y = new Float64Array(T);
     const gx = new Float64Array(G * H), gh = new Float64Array(G * H);
+    // a forecaster (I = 1) reads the wave for `prefix` steps, then its own last output; output t predicts value t + 1
+    const forecaster = I === 1, prefix = Math.max(1, Math.min(PREFIX, Math.floor(T / 2)));
+    const x = forecaster ? [0] : [f, phase, amp];
     for (let t = 0; t < T; t++) {
+      if (forecaster) x[0] = t < prefix ? amp * Math.sin(f * (t * dt) + phase) : y[t - 1];
       affine(p.w_in, p.b_hidden, x, G * H, I, gx, 0);
       affine(p.w_hidden, m.cell === "gru" ? p.b_recurrent : null, h, G * H, H, gh, 0);
       for (let k = 0; k < H; k++) {
@@ -51,7 +57,10 @@ _SCRIPT = """
       for (let k = 0; k < H; k++) s += p.w_out[k] * h[k];
       y[t] = s;
     }
-    return y;
+    if (!forecaster) return y;
+    const shifted = new Float64Array(T).fill(NaN);  // no prediction while the wave itself is read
+    for (let t = prefix; t < T; t++) shifted[t] = y[t - 1];
+    return shifted;
   }
   const svg = root.querySelector("svg"), W = 640, Hpx = 300, pad = 40;
   const inputs = {}, shown = {};
@@ -59,7 +68,10 @@ _SCRIPT = """
   const menu = root.querySelector("select"), title = root.querySelector(".sinrnn-title");
   function path(xs, ys, sx, sy) {
     let d = "";
-    for (let t = 0; t < xs.length; t++) d += (t ? "L" : "M") + sx(xs[t]).toFixed(2) + "," + sy(ys[t]).toFixed(2);
+    for (let t = 0; t < xs.length; t++) {
+      if (Number.isNaN(ys[t])) continue;
+      d += (d ? "L" : "M") + sx(xs[t]).toFixed(2) + "," + sy(ys[t]).toFixed(2);
+    }
     return d;
   }
   function update() {
@@ -67,22 +79,26 @@ _SCRIPT = """
     const f = +inputs.frequency.value, phase = +inputs.phase.value, amp = +inputs.amplitude.value;
     const T = Math.round(+inputs.T.value), name = menu.value;
     const y = predict(name, f, phase, amp, T), ts = new Float64Array(T), target = new Float64Array(T);
-    let mse = 0, lo = -1, hi = 1;
+    let mse = 0, counted = 0, lo = -1, hi = 1;
     for (let t = 0; t < T; t++) {
       ts[t] = t * dt; target[t] = amp * Math.sin(f * ts[t] + phase);
-      mse += (y[t] - target[t]) ** 2 / T;
-      lo = Math.min(lo, y[t], target[t]); hi = Math.max(hi, y[t], target[t]);
+      lo = Math.min(lo, target[t]); hi = Math.max(hi, target[t]);
+      if (Number.isNaN(y[t])) continue;
+      mse += (y[t] - target[t]) ** 2; counted++;
+      lo = Math.min(lo, y[t]); hi = Math.max(hi, y[t]);
     }
+    mse /= counted;
     const sx = v => pad + (W - 2 * pad) * v / Math.max(ts[T - 1], dt);
     const sy = v => Hpx - pad - (Hpx - 2 * pad) * (v - lo) / (hi - lo);
     svg.querySelector(".sinrnn-target").setAttribute("d", path(ts, target, sx, sy));
     svg.querySelector(".sinrnn-prediction").setAttribute("d", path(ts, y, sx, sy));
     const values = {frequency: f, phase: phase, amplitude: amp, T: T};
-    const outside = Object.keys(ranges).filter(
+    const ranges = models[name].ranges, outside = Object.keys(ranges).filter(
       k => values[k] < ranges[k][0] - 1e-9 || values[k] > ranges[k][1] + 1e-9);
     svg.querySelector(".sinrnn-shade").setAttribute("fill", outside.length ? "#fdebd0" : "white");
     for (const k in inputs) root.querySelector(".sinrnn-value-" + k).textContent = inputs[k].value;
-    title.textContent = name + ": MSE per step " + mse.toPrecision(4) +
+    title.textContent = name + ": MSE per step" + (counted < T ? " free-running after " + (T - counted) +
+      " values " : " ") + mse.toPrecision(4) +
       (outside.length ? "  (outside training: " + outside.join(", ") + ")" : "");
     shown.prediction = y; shown.mse = mse; shown.ms = performance.now() - start;
   }
@@ -100,14 +116,16 @@ _SLIDERS = [("frequency", 0.125, 15.0, 0.125), ("phase", -3.125, 3.125, 0.0625),
 NOTEBOOK_RANGES = {"frequency": (1.0, 9.0), "phase": (0.0, 0.0), "amplitude": (1.0, 1.0), "T": (2, 50)}
 
 class WebExplorer:
-    "A self-contained HTML explorer of `models` (an RNN or a dict name -> RNN; I = 3, O = 1), shown by `_repr_html_`."
+    """A self-contained HTML explorer of `models` (an RNN or a dict name -> RNN; I = 3, O = 1, or forecasters with
+    I = O = 1), shown by `_repr_html_`."""
     def __init__(self, models, training_ranges=NOTEBOOK_RANGES, frequency=2.0, phase=0.0, amplitude=1.0, seq_len=50):
         models = {"model": models} if isinstance(models, RNN) else dict(models)
         if not models:
             raise ValueError("models must hold at least one RNN")
         for name, model in models.items():
-            if not isinstance(model, RNN) or (model.input_size, model.output_size) != (3, 1):
-                raise ValueError(f"model {name!r} must be an RNN with input_size=3 and output_size=1")
+            if not isinstance(model, RNN) or (model.input_size, model.output_size) not in ((3, 1), (1, 1)):
+                raise ValueError(f"model {name!r} must be an RNN with input_size=3 and output_size=1, or a "
+                                 f"forecaster with input_size=1 and output_size=1")
             model.check_params()
         self.models, self.training_ranges = models, dict(training_ranges)
         self.defaults = {"frequency": frequency, "phase": phase, "amplitude": amplitude, "T": seq_len}
@@ -119,6 +137,7 @@ class WebExplorer:
 
     def _weights(self):
         return {name: {"cell": m.cell, "activation": m.activation, "H": m.hidden_size, "I": m.input_size,
+                       "ranges": FORECAST_TRAINING_RANGES if m.input_size == 1 else self.training_ranges,
                        "params": {k: v.ravel().tolist() for k, v in m.params.items()}}
                 for name, m in self.models.items()}
 
@@ -130,7 +149,7 @@ class WebExplorer:
             f'<span class="sinrnn-value-{name}"></span></label>' for name, low, high, step in _SLIDERS)
         options = "".join(f'<option value="{html.escape(n)}">{html.escape(n)}</option>' for n in self.models)
         script = (_SCRIPT.replace("ROOT_ID", json.dumps(self.id)).replace("MODELS", json.dumps(self._weights()))
-                  .replace("RANGES", json.dumps(self.training_ranges)).replace("DT", repr(5.0 / 49)))
+                  .replace("PREFIX", str(FORECAST_RECIPES["default"]["prefix"])).replace("DT", repr(5.0 / 49)))
         return (f'<div id="{self.id}" class="sinrnn-explorer">{sliders}<label style="font:13px sans-serif">model '
                 f'<select>{options}</select></label><div class="sinrnn-title" style="font:13px sans-serif;'
                 f'margin:6px 0"></div><svg width="640" height="300" style="border:1px solid #ccc">'
