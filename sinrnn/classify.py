@@ -6,16 +6,15 @@
 __all__ = ['POOLS', 'CLASSIFY_RECIPES', 'N_CLASSES', 'CLASSIFY', 'make_classify_data', 'log_softmax', 'cross_entropy',
            'cross_entropy_grad', 'Classifier', 'confusion_matrix', 'plot_confusion']
 
-# %% ../nbs/15_classify.ipynb #ee6b736c
+# %% ../nbs/15_classify.ipynb #f4c1ccf7
 import numpy as np
 import matplotlib.pyplot as plt
 
 from .checks import as_sequences, check_real, check_seed, check_size
-from .rnn import RNN
 from .data import make_sine_data
-from .training import Task
+from .training import Head, Task
 
-# %% ../nbs/15_classify.ipynb #08e4509f
+# %% ../nbs/15_classify.ipynb #f70c6f4e
 def make_classify_data(n_samples=2000, seq_len=50, noise=0.1, n_classes=9, seed=None):
     """Noisy waves x (N, T, 1) of frequency 1 ... `n_classes`, any phase, amplitude 0.5 to 1.5, and their labels (N,)
     int64: the frequency minus 1."""
@@ -26,7 +25,7 @@ def make_classify_data(n_samples=2000, seq_len=50, noise=0.1, n_classes=9, seed=
     params, waves = make_sine_data(n_samples, seq_len, t_max, (1, n_classes), (-np.pi, np.pi), (0.5, 1.5), seed=rng)
     return waves + rng.normal(0.0, noise, waves.shape), params[:, 0, 0].astype(np.int64) - 1
 
-# %% ../nbs/15_classify.ipynb #e437f4ad
+# %% ../nbs/15_classify.ipynb #11b61591
 def _check_labels(labels, n_samples, n_classes):
     "Labels as an int64 array (N,), each in 0 ... n_classes - 1; raise naming `labels` otherwise."
     array = np.asarray(labels)
@@ -58,36 +57,22 @@ def cross_entropy_grad(logits, labels):
     grad[np.arange(len(labels)), labels] -= 1.0
     return grad / len(labels)
 
-# %% ../nbs/15_classify.ipynb #57d30526
+# %% ../nbs/15_classify.ipynb #a273433e
 POOLS = ("mean", "last")
 
-class Classifier:
+class Classifier(Head):
     """The classification task's head on `model` (O = number of classes): logits (N, K) from the `pool` ('mean' or
     'last') of the hidden states of x (N, T, I); labels (N,). Its metric is the accuracy."""
     metric_name = "accuracy"
 
     def __init__(self, model, pool="mean"):
-        if not isinstance(model, RNN):
-            raise TypeError(f"model must be a sinrnn RNN, got {type(model).__name__}")
+        super().__init__(model)
         if not isinstance(pool, str) or pool not in POOLS:
             raise ValueError(f"pool must be one of {list(POOLS)}, got {pool!r}")
-        self.model, self.pool = model, pool
+        self.pool = pool
 
     def __repr__(self):
         return f"Classifier({self.model!r}, pool={self.pool!r})"
-
-    @property
-    def params(self):
-        "The model's parameters: the head has none of its own."
-        return self.model.params
-
-    @params.setter
-    def params(self, value):
-        self.model.params = value
-
-    def check_params(self):
-        "Raise if the model's parameters are unusable."
-        self.model.check_params()
 
     def check_data(self, x, labels):
         "x (N, T, I) as a checked float array and labels (N,) as int64 class indices; raise naming a bad one."
@@ -136,7 +121,7 @@ class Classifier:
         grads.update(w_out=dlogits.T @ pooled, b_out=dlogits.sum(axis=0))
         return cross_entropy(logits, labels), {name: grads[name] for name in self.params}
 
-# %% ../nbs/15_classify.ipynb #297d3b3e
+# %% ../nbs/15_classify.ipynb #28515fc0
 CLASSIFY_RECIPES = {
     "default": dict(cell="gru", hidden_size=32, activation="tanh", init="glorot", optimizer="adam", lr=0.01, clip=1.0,
                     batch_size=32, shuffle=True, epochs=6, n_samples=2000, seq_len=50, lr_drop_at=0.85,
@@ -148,7 +133,7 @@ def _classify_data(settings, data_rng, valid_rng):
     make = lambda n, rng: make_classify_data(n, settings["seq_len"], settings["noise"], N_CLASSES, seed=rng)
     return make(settings["n_samples"], data_rng), make(settings["n_valid"], valid_rng)
 
-# %% ../nbs/15_classify.ipynb #1cd27ada
+# %% ../nbs/15_classify.ipynb #56b4a658
 def confusion_matrix(labels, predicted, n_classes):
     "Counts C (K, K): C[i, j] is the number of sequences of true class i predicted as class j."
     labels = _check_labels(labels, len(np.asarray(labels)), n_classes)
@@ -173,7 +158,7 @@ def plot_confusion(matrix, ax=None):
     ax.set_title(f"accuracy {np.trace(matrix) / matrix.sum():.3f}", fontsize=10)
     return fig
 
-# %% ../nbs/15_classify.ipynb #1fd87b28
+# %% ../nbs/15_classify.ipynb #2f703462
 def _classify_plots(model):
     x, labels = make_classify_data(2000, seed=12345)
     head = Classifier(model, CLASSIFY_RECIPES["default"]["pool"])

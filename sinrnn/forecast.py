@@ -7,19 +7,18 @@ __all__ = ['TIME_STEP', 'MODES', 'HORIZONS', 'FORECAST_RECIPES', 'FORECAST', 'ma
            'ar2_forecast', 'Forecaster', 'SamplingSchedule', 'running_mse', 'valid_horizon', 'forecast_report',
            'plot_forecast']
 
-# %% ../nbs/14_forecast.ipynb #0c189d76
+# %% ../nbs/14_forecast.ipynb #7d7993e7
 import math
 
 import numpy as np
 import matplotlib.pyplot as plt
 
 from .checks import as_sequences, check_real, check_seed, check_size
-from .rnn import RNN
 from .data import make_sine_data
 from .feedback import feedback_backward, feedback_forward, generate
-from .training import Task
+from .training import Head, Task
 
-# %% ../nbs/14_forecast.ipynb #edd545d3
+# %% ../nbs/14_forecast.ipynb #f61a5fac
 TIME_STEP = 5 / 49  # the research notebook's grid: t = linspace(0, 5, 50)
 
 def make_forecast_waves(n_samples=512, seq_len=100, frequency=(1.0, 9.0), phase=(-math.pi, math.pi),
@@ -43,7 +42,7 @@ def make_forecast_data(n_samples=512, seq_len=100, frequency=(1.0, 9.0), phase=(
     waves, _ = make_forecast_waves(n_samples, seq_len, frequency, phase, amplitude, noise, seed)
     return waves[:, :-1, None], waves[:, 1:, None]
 
-# %% ../nbs/14_forecast.ipynb #13272b8d
+# %% ../nbs/14_forecast.ipynb #010fcffa
 def ar2_forecast(prefix, n_steps):
     """The AR(2) forecaster: w_{n+1} = c w_n - w_{n-1}, with c fitted to `prefix` (N, P, 1), P >= 3, by least squares;
     its next `n_steps` values, (N, n_steps, 1)."""
@@ -62,41 +61,27 @@ def ar2_forecast(prefix, n_steps):
     forecast = values[:, 2:, None]
     return forecast[0] if single else forecast
 
-# %% ../nbs/14_forecast.ipynb #087f5c16
+# %% ../nbs/14_forecast.ipynb #87c33551
 MODES = ("teacher", "scheduled", "closed")
 
-class Forecaster:
+class Forecaster(Head):
     """The forecasting task's head on `model` (I = O): trains by `mode` on x (N, T, I) values and y (N, T, O) next
     values; its metric is the free-running mean squared error after `prefix` true values."""
     metric_name = "free_running_mse"
 
     def __init__(self, model, mode="closed", prefix=50, sampling=0.0, seed=None):
-        if not isinstance(model, RNN):
-            raise TypeError(f"model must be a sinrnn RNN, got {type(model).__name__}")
+        super().__init__(model)
         if model.input_size != model.output_size:
             raise ValueError(f"a forecaster reads its own predictions: the model needs input_size == output_size, "
                              f"got {model.input_size} and {model.output_size}")
         if not isinstance(mode, str) or mode not in MODES:
             raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
-        self.model, self.mode, self.prefix = model, mode, check_size(prefix, "prefix")
+        self.mode, self.prefix = mode, check_size(prefix, "prefix")
         self.sampling = check_real(sampling, "sampling", 0, 1, high_open=False)
         self.rng = np.random.default_rng(check_seed(seed))
 
     def __repr__(self):
         return f"Forecaster({self.model!r}, mode={self.mode!r}, prefix={self.prefix})"
-
-    @property
-    def params(self):
-        "The model's parameters: the head has none of its own."
-        return self.model.params
-
-    @params.setter
-    def params(self, value):
-        self.model.params = value
-
-    def check_params(self):
-        "Raise if the model's parameters are unusable."
-        self.model.check_params()
 
     def check_data(self, x, y):
         "x (N, T, I) and y (N, T, O) as checked float arrays, with T longer than the prefix; raise naming a bad one."
@@ -135,7 +120,7 @@ class Forecaster:
         _, prediction, y = self._run(x, y, "closed", False)
         return float(np.mean((prediction[:, self.prefix - 1:] - y[:, self.prefix - 1:]) ** 2))
 
-# %% ../nbs/14_forecast.ipynb #b3cd8a8a
+# %% ../nbs/14_forecast.ipynb #a6820321
 class SamplingSchedule:
     "A `fit` callback that sets a Forecaster's `sampling` to `final` * min(1, epochs done / `ramp`) after every epoch."
     def __init__(self, ramp, final=1.0):
@@ -145,7 +130,7 @@ class SamplingSchedule:
         head.sampling = self.final * min(1.0, len(history) / self.ramp)
         return False
 
-# %% ../nbs/14_forecast.ipynb #f9bd0f38
+# %% ../nbs/14_forecast.ipynb #e59745a7
 HORIZONS = (1, 4, 16, 64, 256)
 
 def running_mse(forecast, truth):
@@ -184,7 +169,7 @@ def forecast_report(model, n_waves=200, prefix=50, n_steps=1000, seed=0):
                                                                                (params[:, 0] <= high)]))
                                      for low, high in bands}}
 
-# %% ../nbs/14_forecast.ipynb #151c9fba
+# %% ../nbs/14_forecast.ipynb #8240502a
 def plot_forecast(model, frequencies=(1.5, 4.0, 8.0), phase=0.5, amplitude=1.0, prefix=50, n_steps=400,
                   train_len=None):
     """Truth, the model's free-running continuation after `prefix` true values, and AR(2)'s, for each of
@@ -209,7 +194,7 @@ def plot_forecast(model, frequencies=(1.5, 4.0, 8.0), phase=0.5, amplitude=1.0, 
     axes[-1, 0].set_xlabel("t")
     return fig
 
-# %% ../nbs/14_forecast.ipynb #bc035566
+# %% ../nbs/14_forecast.ipynb #1b821c7e
 FORECAST_RECIPES = {
     "default": dict(cell="gru", hidden_size=64, activation="tanh", init="glorot", optimizer="adam", lr=0.01, clip=1.0,
                     batch_size=32, shuffle=True, epochs=200, n_samples=512, seq_len=100, lr_drop_at=0.8,

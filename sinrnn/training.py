@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['RECIPES', 'RECIPE_ALIASES', 'WAVE', 'plot_loss', 'prediction_mse', 'plot_prediction', 'plot_prediction_grid',
-           'DropLR', 'Task', 'recipe_settings', 'train_recipe']
+           'DropLR', 'Task', 'Head', 'recipe_settings', 'train_recipe']
 
 # %% ../nbs/12_training.ipynb #a3da24d9
 import math
@@ -127,6 +127,27 @@ class Task:
         if unknown:
             raise ValueError(f"unknown recipe settings {unknown}; known: {sorted(self.recipes[recipe])}")
         return {**self.recipes[recipe], **overrides}
+
+class Head:
+    """The base of a task's head on `model`, an `RNN`: the subclass brings the loss, its gradients and the metric;
+    the parameters are the model's, so `fit`, the optimisers and the checkpoints see the model's own arrays."""
+    def __init__(self, model):
+        if not isinstance(model, RNN):
+            raise TypeError(f"model must be a sinrnn RNN, got {type(model).__name__}")
+        self.model = model
+
+    @property
+    def params(self):
+        "The model's parameters: a head has none of its own."
+        return self.model.params
+
+    @params.setter
+    def params(self, value):
+        self.model.params = value
+
+    def check_params(self):
+        "Raise if the model's parameters are unusable."
+        self.model.check_params()
 
 def _wave_data(settings, data_rng, valid_rng):
     "The research notebook's waves, x (N, T, 3) and y (N, T, 1), and `n_valid` more from their own stream."
