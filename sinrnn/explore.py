@@ -21,6 +21,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import signal
 import tempfile
 from fastcore.script import Param, call_parse
 from .checks import check_size
@@ -249,10 +250,15 @@ def main(paths: Param("checkpoints written by sinrnn_train", str, nargs="+", opt
     except (OSError, ValueError) as err:
         sys.exit(f"sinrnn_explore: error: {err}")
     print(f"the explorer is at http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)
+    # a `kill` would end this process and leave Voilà serving on: turn it into an exit that stops Voilà first
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         server.wait()
     except KeyboardInterrupt:
+        pass
+    finally:
         server.terminate()
+        server.wait()
 
 # %% ../nbs/19_explore.ipynb #a6a205df
 class LivePlot:
