@@ -7,7 +7,7 @@ __all__ = ['TIME_STEP', 'MODES', 'HORIZONS', 'FORECAST_RECIPES', 'FORECAST', 'ma
            'ar2_forecast', 'Forecaster', 'SamplingSchedule', 'running_mse', 'valid_horizon', 'forecast_report',
            'plot_forecast']
 
-# %% ../nbs/14_forecast.ipynb #7d7993e7
+# %% ../nbs/14_forecast.ipynb #a22467ab
 import math
 
 import numpy as np
@@ -18,7 +18,7 @@ from .data import make_sine_data
 from .feedback import feedback_backward, feedback_forward, generate
 from .training import Head, Task
 
-# %% ../nbs/14_forecast.ipynb #f61a5fac
+# %% ../nbs/14_forecast.ipynb #cf9ebe03
 TIME_STEP = 5 / 49  # the research notebook's grid: t = linspace(0, 5, 50)
 
 def make_forecast_waves(n_samples=512, seq_len=100, frequency=(1.0, 9.0), phase=(-math.pi, math.pi),
@@ -42,7 +42,7 @@ def make_forecast_data(n_samples=512, seq_len=100, frequency=(1.0, 9.0), phase=(
     waves, _ = make_forecast_waves(n_samples, seq_len, frequency, phase, amplitude, noise, seed)
     return waves[:, :-1, None], waves[:, 1:, None]
 
-# %% ../nbs/14_forecast.ipynb #010fcffa
+# %% ../nbs/14_forecast.ipynb #737db01a
 def ar2_forecast(prefix, n_steps):
     """The AR(2) forecaster: w_{n+1} = c w_n - w_{n-1}, with c fitted to `prefix` (N, P, 1), P >= 3, by least squares;
     its next `n_steps` values, (N, n_steps, 1)."""
@@ -61,7 +61,7 @@ def ar2_forecast(prefix, n_steps):
     forecast = values[:, 2:, None]
     return forecast[0] if single else forecast
 
-# %% ../nbs/14_forecast.ipynb #87c33551
+# %% ../nbs/14_forecast.ipynb #13353cda
 MODES = ("teacher", "scheduled", "closed")
 
 class Forecaster(Head):
@@ -120,7 +120,7 @@ class Forecaster(Head):
         _, prediction, y = self._run(x, y, "closed", False)
         return float(np.mean((prediction[:, self.prefix - 1:] - y[:, self.prefix - 1:]) ** 2))
 
-# %% ../nbs/14_forecast.ipynb #a6820321
+# %% ../nbs/14_forecast.ipynb #4b38c417
 class SamplingSchedule:
     "A `fit` callback that sets a Forecaster's `sampling` to `final` * min(1, epochs done / `ramp`) after every epoch."
     def __init__(self, ramp, final=1.0):
@@ -130,7 +130,7 @@ class SamplingSchedule:
         head.sampling = self.final * min(1.0, len(history) / self.ramp)
         return False
 
-# %% ../nbs/14_forecast.ipynb #e59745a7
+# %% ../nbs/14_forecast.ipynb #05cc18d3
 HORIZONS = (1, 4, 16, 64, 256)
 
 def running_mse(forecast, truth):
@@ -169,7 +169,7 @@ def forecast_report(model, n_waves=200, prefix=50, n_steps=1000, seed=0):
                                                                                (params[:, 0] <= high)]))
                                      for low, high in bands}}
 
-# %% ../nbs/14_forecast.ipynb #8240502a
+# %% ../nbs/14_forecast.ipynb #27495426
 def plot_forecast(model, frequencies=(1.5, 4.0, 8.0), phase=0.5, amplitude=1.0, prefix=50, n_steps=400,
                   train_len=None):
     """Truth, the model's free-running continuation after `prefix` true values, and AR(2)'s, for each of
@@ -194,7 +194,7 @@ def plot_forecast(model, frequencies=(1.5, 4.0, 8.0), phase=0.5, amplitude=1.0, 
     axes[-1, 0].set_xlabel("t")
     return fig
 
-# %% ../nbs/14_forecast.ipynb #1b821c7e
+# %% ../nbs/14_forecast.ipynb #361b1eb1
 FORECAST_RECIPES = {
     "default": dict(cell="gru", hidden_size=64, activation="tanh", init="glorot", optimizer="adam", lr=0.01, clip=1.0,
                     batch_size=32, shuffle=True, epochs=200, n_samples=512, seq_len=100, lr_drop_at=0.8,
