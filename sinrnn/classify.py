@@ -6,7 +6,7 @@
 __all__ = ['POOLS', 'CLASSIFY_RECIPES', 'N_CLASSES', 'CLASSIFY', 'make_classify_data', 'log_softmax', 'cross_entropy',
            'cross_entropy_grad', 'Classifier', 'confusion_matrix', 'plot_confusion']
 
-# %% ../nbs/15_classify.ipynb #f4c1ccf7
+# %% ../nbs/15_classify.ipynb #8e1d19c0
 import numpy as np
 import matplotlib.pyplot as plt
 
@@ -14,7 +14,7 @@ from .checks import as_sequences, check_real, check_seed, check_size
 from .data import make_sine_data
 from .training import Head, Task
 
-# %% ../nbs/15_classify.ipynb #f70c6f4e
+# %% ../nbs/15_classify.ipynb #d1345ef6
 def make_classify_data(n_samples=2000, seq_len=50, noise=0.1, n_classes=9, seed=None):
     """Noisy waves x (N, T, 1) of frequency 1 ... `n_classes`, any phase, amplitude 0.5 to 1.5, and their labels (N,)
     int64: the frequency minus 1."""
@@ -25,7 +25,7 @@ def make_classify_data(n_samples=2000, seq_len=50, noise=0.1, n_classes=9, seed=
     params, waves = make_sine_data(n_samples, seq_len, t_max, (1, n_classes), (-np.pi, np.pi), (0.5, 1.5), seed=rng)
     return waves + rng.normal(0.0, noise, waves.shape), params[:, 0, 0].astype(np.int64) - 1
 
-# %% ../nbs/15_classify.ipynb #11b61591
+# %% ../nbs/15_classify.ipynb #d5de8027
 def _check_labels(labels, n_samples, n_classes):
     "Labels as an int64 array (N,), each in 0 ... n_classes - 1; raise naming `labels` otherwise."
     array = np.asarray(labels)
@@ -57,7 +57,7 @@ def cross_entropy_grad(logits, labels):
     grad[np.arange(len(labels)), labels] -= 1.0
     return grad / len(labels)
 
-# %% ../nbs/15_classify.ipynb #a273433e
+# %% ../nbs/15_classify.ipynb #07995e20
 POOLS = ("mean", "last")
 
 class Classifier(Head):
@@ -121,7 +121,7 @@ class Classifier(Head):
         grads.update(w_out=dlogits.T @ pooled, b_out=dlogits.sum(axis=0))
         return cross_entropy(logits, labels), {name: grads[name] for name in self.params}
 
-# %% ../nbs/15_classify.ipynb #28515fc0
+# %% ../nbs/15_classify.ipynb #ae34dfc8
 CLASSIFY_RECIPES = {
     "default": dict(cell="gru", hidden_size=32, activation="tanh", init="glorot", optimizer="adam", lr=0.01, clip=1.0,
                     batch_size=32, shuffle=True, epochs=6, n_samples=2000, seq_len=50, lr_drop_at=0.85,
@@ -133,7 +133,7 @@ def _classify_data(settings, data_rng, valid_rng):
     make = lambda n, rng: make_classify_data(n, settings["seq_len"], settings["noise"], N_CLASSES, seed=rng)
     return make(settings["n_samples"], data_rng), make(settings["n_valid"], valid_rng)
 
-# %% ../nbs/15_classify.ipynb #56b4a658
+# %% ../nbs/15_classify.ipynb #432a1464
 def confusion_matrix(labels, predicted, n_classes):
     "Counts C (K, K): C[i, j] is the number of sequences of true class i predicted as class j."
     labels = _check_labels(labels, len(np.asarray(labels)), n_classes)
@@ -158,7 +158,7 @@ def plot_confusion(matrix, ax=None):
     ax.set_title(f"accuracy {np.trace(matrix) / matrix.sum():.3f}", fontsize=10)
     return fig
 
-# %% ../nbs/15_classify.ipynb #2f703462
+# %% ../nbs/15_classify.ipynb #6c9110aa
 def _classify_plots(model):
     x, labels = make_classify_data(2000, seed=12345)
     head = Classifier(model, CLASSIFY_RECIPES["default"]["pool"])
