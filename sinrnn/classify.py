@@ -26,16 +26,16 @@ def make_classify_data(n_samples=2000, seq_len=50, noise=0.1, n_classes=9, seed=
     return waves + rng.normal(0.0, noise, waves.shape), params[:, 0, 0].astype(np.int64) - 1
 
 # %% ../nbs/15_classify.ipynb #d5de8027
-def _check_labels(labels, n_samples, n_classes):
-    "Labels as an int64 array (N,), each in 0 ... n_classes - 1; raise naming `labels` otherwise."
+def _check_labels(labels, n_samples, n_classes, name="labels"):
+    "Labels as an int64 array (N,), each in 0 ... n_classes - 1; raise naming `name` otherwise."
     array = np.asarray(labels)
     if array.shape != (n_samples,):
-        raise ValueError(f"labels must have shape (N,) = ({n_samples},), one class per sequence, got {array.shape}")
+        raise ValueError(f"{name} must have shape (N,) = ({n_samples},), one class per sequence, got {array.shape}")
     if array.dtype.kind not in "iu":  # 1.0 may be a probability or a one-hot entry: class indices are ints
-        raise TypeError(f"labels must be integers (class indices), got dtype {array.dtype}")
+        raise TypeError(f"{name} must be integers (class indices), got dtype {array.dtype}")
     array = array.astype(np.int64)
     if array.size and (array.min() < 0 or array.max() >= n_classes):
-        raise ValueError(f"labels must be in 0 ... {n_classes - 1}, got values from {array.min()} to {array.max()}")
+        raise ValueError(f"{name} must be in 0 ... {n_classes - 1}, got values from {array.min()} to {array.max()}")
     return array
 
 def log_softmax(logits):
@@ -137,7 +137,7 @@ def _classify_data(settings, data_rng, valid_rng):
 def confusion_matrix(labels, predicted, n_classes):
     "Counts C (K, K): C[i, j] is the number of sequences of true class i predicted as class j."
     labels = _check_labels(labels, len(np.asarray(labels)), n_classes)
-    predicted = _check_labels(predicted, len(labels), n_classes)
+    predicted = _check_labels(predicted, len(labels), n_classes, "predicted")
     matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(matrix, (labels, predicted), 1)
     return matrix
@@ -159,9 +159,9 @@ def plot_confusion(matrix, ax=None):
     return fig
 
 # %% ../nbs/15_classify.ipynb #6c9110aa
-def _classify_plots(model):
+def _classify_plots(model, settings):
     x, labels = make_classify_data(2000, seed=12345)
-    head = Classifier(model, CLASSIFY_RECIPES["default"]["pool"])
+    head = Classifier(model, settings["pool"])
     return {"confusion.png": plot_confusion(confusion_matrix(labels, head.predict(x), model.output_size))}
 
 CLASSIFY = Task("classify", CLASSIFY_RECIPES, _classify_data,

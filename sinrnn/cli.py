@@ -70,10 +70,10 @@ def prepare_out(out, task="wave"):
     return out
 
 # %% ../nbs/16_cli.ipynb #1478186f
-def _write_outputs(out, model, optimizer, history, task):
+def _write_outputs(out, model, optimizer, history, task, settings):
     save_checkpoint(os.path.join(out, "model.npz"), model, optimizer, history, task=task.name)
     history.to_csv(os.path.join(out, "history.csv"))
-    for name, fig in {"loss.png": plot_loss(history), **task.plots(model)}.items():
+    for name, fig in {"loss.png": plot_loss(history), **task.plots(model, settings)}.items():
         fig.savefig(os.path.join(out, name), dpi=100)
         plt.close(fig)
 
@@ -113,7 +113,7 @@ def train(recipe: str = "default",  # 'default', or for the wave task 'notebook'
     except MemoryError:
         _fail(f"not enough memory to train a model of hidden_size {settings['hidden_size']}", 1)
     try:
-        _write_outputs(out, model, optim, history, TASKS[task])
+        _write_outputs(out, model, optim, history, TASKS[task], settings)
     except OSError as err:  # the disk filled up, or the folder changed while training
         _fail(f"could not write the results into {out}: {err}", 1)
     if show_progress:

@@ -79,8 +79,8 @@ def _check_pair(x, y):
     return x, y
 
 def train_valid_split(x, y, valid_frac=0.2, seed=None):
-    """Split x (N, T, F), y (N, T, O) or (N,) by a seeded permutation into ((x_train, y_train), (x_valid, y_valid)), or None for
-    valid if `valid_frac` is 0."""
+    """Split x (N, T, F), y (N, T, O) or (N,) by a seeded permutation into ((x_train, y_train), (x_valid, y_valid)),
+    or None for valid if `valid_frac` is 0."""
     x, y = _check_pair(x, y)
     check_seed(seed)
     valid_frac = check_finite(valid_frac, "valid_frac")
@@ -134,10 +134,13 @@ def _import_torch(caller):
     return torch
 
 def to_torch_dataset(x, y):
-    "A `torch.utils.data.TensorDataset` of float64 copies of x (N, T, F) and y (N, T, O); item n is (x[n], y[n])."
+    """A `torch.utils.data.TensorDataset` of float64 copies of x (N, T, F) and y (N, T, O), or of int64 labels y (N,);
+    item n is (x[n], y[n])."""
     x, y = _check_pair(x, y)
     torch = _import_torch("to_torch_dataset")
-    return torch.utils.data.TensorDataset(torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64))
+    labels = y.ndim == 1  # class indices, as torch's cross_entropy takes them
+    return torch.utils.data.TensorDataset(torch.tensor(x, dtype=torch.float64),
+                                          torch.tensor(y, dtype=torch.int64 if labels else torch.float64))
 
 def to_dataloader(x, y, batch_size=5, shuffle=False, seed=None):
     """A `torch.utils.data.DataLoader` over x (N, T, F), y (N, T, O) in batches of `batch_size`, the last possibly

@@ -61,10 +61,9 @@ class PredictionExplorer:
     "Interactive plot of RNN predictions on one sine wave: sliders for frequency, phase, amplitude and T, a model menu."
     def __init__(self, models, training_ranges=NOTEBOOK_TRAINING_RANGES, frequency=2.0, phase=0.0, amplitude=1.0,
                  seq_len=50, time_step=5.0 / 49):
-        self.models = {}
-        for name, model in ({"model": models} if isinstance(models, RNN) else dict(models)).items():
+        self.models = dict({"model": models} if isinstance(models, RNN) else models)
+        for name, model in self.models.items():
             self._check_model(model, name)
-            self.models[name] = model
         if not self.models:
             raise ValueError("models must hold at least one RNN")
         # T lengthens the wave at the training time step, so that T > 50 asks whether a model goes on past t = 5
@@ -245,13 +244,13 @@ def main(paths: Param("checkpoints written by sinrnn_train", str, nargs="+", opt
     "Serve the prediction explorer for the checkpoints at `paths` as a local web app, through Voilà."
     if importlib.util.find_spec("voila") is None:
         sys.exit("sinrnn_explore: error: this needs Voilà, which is not installed: pip install voila")
+    # a `kill` would end this process and leave Voilà serving on: turn it into an exit that stops Voilà first
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         server = serve(paths, port)
     except (OSError, ValueError) as err:
         sys.exit(f"sinrnn_explore: error: {err}")
     print(f"the explorer is at http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)
-    # a `kill` would end this process and leave Voilà serving on: turn it into an exit that stops Voilà first
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         server.wait()
     except KeyboardInterrupt:
@@ -281,6 +280,8 @@ class LivePlot:
         self.handle = None
 
     def __call__(self, model, history):
+        if not isinstance(model, RNN) or model.input_size != 3:  # fit hands a task's head to its callbacks
+            raise TypeError(f"LivePlot draws a wave model's prediction: needs an RNN with input_size=3, got {model!r}")
         if len(history) % self.every:
             return False
         epochs = np.arange(len(history))

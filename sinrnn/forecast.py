@@ -14,6 +14,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from .checks import as_sequences, check_real, check_seed, check_size
+from .rnn import check_result
 from .data import make_sine_data
 from .feedback import feedback_backward, feedback_forward, generate
 from .training import Head, Task
@@ -91,21 +92,28 @@ class Forecaster(Head):
                              f"would run free")
         return x, y
 
-    def _feed(self, x, mode):
+    def _feed(self, x, mode, rng):
         feed = np.zeros(x.shape[:2], dtype=bool)
         if mode == "closed":
             feed[:, self.prefix:] = True
         elif mode == "scheduled":
-            feed[:, 1:] = self.rng.random((x.shape[0], x.shape[1] - 1)) < self.sampling
+            feed[:, 1:] = rng.random((x.shape[0], x.shape[1] - 1)) < self.sampling
         return feed
 
     def _run(self, x, y, mode, with_grads):
         x, y = self.check_data(x, y)
-        prediction, cache = feedback_forward(self.model, x, self._feed(x, mode))
-        loss = float(np.mean((prediction - y) ** 2))
-        if not with_grads:
-            return loss, prediction, y
-        return loss, feedback_backward(2.0 * (prediction - y) / prediction.size, cache, through=mode == "closed")
+        # training draws its masks from the head's generator; an evaluation draws the same masks every time, and
+        # leaves the training's draws alone
+        rng = self.rng if with_grads else np.random.default_rng(0)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported once, below, by name
+            prediction, cache = feedback_forward(self.model, x, self._feed(x, mode, rng))
+            loss = check_result(float(np.mean((prediction - y) ** 2)), "the loss", x, y)
+            if not with_grads:
+                return loss, prediction, y
+            grads = feedback_backward(2.0 * (prediction - y) / prediction.size, cache, through=mode == "closed")
+        for name, grad in grads.items():
+            check_result(grad, f"the gradient of {name}", x, y)
+        return loss, grads
 
     def loss(self, x, y):
         "The mean squared error of the predictions for x (N, T, I) against y (N, T, O), fed back as `mode` says."
@@ -117,7 +125,7 @@ class Forecaster(Head):
 
     def metric(self, x, y):
         "The mean squared error of the free-running predictions after the first `prefix` steps of x against y."
-        _, prediction, y = self._run(x, y, "closed", False)
+        _, prediction, y = self._run(x, y, "closed", False)  # a finite loss: every part of it is finite too
         return float(np.mean((prediction[:, self.prefix - 1:] - y[:, self.prefix - 1:]) ** 2))
 
 # %% ../nbs/14_forecast.ipynb #4b38c417
@@ -149,8 +157,8 @@ def valid_horizon(forecast, truth, threshold=0.01):
 
 def forecast_report(model, n_waves=200, prefix=50, n_steps=1000, seed=0):
     """How `model` forecasts held-out waves from `seed`: after `prefix` true values, `n_steps` free-running ones.
-    A dict of the long-run measures (worst wave, and fraction of waves within bounds), the running MSE at `HORIZONS`,
-    and the median valid horizon per frequency band."""
+    A dict of the mean error over 100 steps, the worst wave's long-run measures and the fraction of waves within
+    bounds, the running MSE at `HORIZONS`, and the median valid horizon per frequency band."""
     waves, params = make_forecast_waves(n_waves, prefix + n_steps, seed=seed)
     amplitude = params[:, 2:3]
     forecast = generate(model, waves[:, :prefix, None], n_steps)[..., 0]
@@ -187,8 +195,9 @@ def plot_forecast(model, frequencies=(1.5, 4.0, 8.0), phase=0.5, amplitude=1.0, 
         ax.axvspan(0, t[prefix - 1], color="tab:green", alpha=0.08)
         if train_len:
             ax.axvline(t[train_len - 1], color="tab:red", ls=":", lw=1)
-        mse = np.mean((continuation[:100] - wave[prefix:prefix + 100]) ** 2)
-        ax.set_title(f"frequency {frequency:g}: MSE over the first 100 free-running steps {mse:.2g}", fontsize=9)
+        shown = min(100, n_steps)
+        mse = np.mean((continuation[:shown] - wave[prefix:prefix + shown]) ** 2)
+        ax.set_title(f"frequency {frequency:g}: MSE over the first {shown} free-running steps {mse:.2g}", fontsize=9)
         ax.set_ylim(-1.8 * amplitude, 1.8 * amplitude); ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8, ncol=3, loc="upper right")
     axes[-1, 0].set_xlabel("t")
@@ -213,8 +222,8 @@ def _forecast_head(model, settings, rng):
     ramp = max(1, round(settings["sampling_ramp"] * settings["epochs"]))
     return head, [SamplingSchedule(ramp)] if settings["mode"] == "scheduled" else []
 
-def _forecast_plots(model):
-    return {"forecast.png": plot_forecast(model, train_len=FORECAST_RECIPES["default"]["seq_len"])}
+def _forecast_plots(model, settings):
+    return {"forecast.png": plot_forecast(model, prefix=settings["prefix"], train_len=settings["seq_len"])}
 
 FORECAST = Task("forecast", FORECAST_RECIPES, _forecast_data, _forecast_head, 1, 1, _forecast_plots,
                 "free-running MSE")

@@ -107,8 +107,8 @@ RECIPE_ALIASES = {"seed": "notebook"}  # the research notebook's recipe had this
 
 class Task:
     """What a task brings to the shared engine: its `recipes`, `make_data(settings, data_rng, valid_rng)` -> (train,
-    valid) pairs, `make_head(model, settings, rng)` -> (head, callbacks), its model's input and output sizes, `plots`
-    (model -> {file name: Figure}) and `metric_label`, what its validation metric is called in a sentence."""
+    valid) pairs, `make_head(model, settings, rng)` -> (head, callbacks), its model's input and output sizes,
+    `plots` ((model, settings) -> {file name: Figure}) and `metric_label`, its validation metric's name in a sentence."""
     def __init__(self, name, recipes, make_data, make_head, input_size, output_size, plots, metric_label,
                  aliases=None):
         self.name, self.recipes, self.make_data, self.make_head = name, recipes, make_data, make_head
@@ -154,7 +154,7 @@ def _wave_data(settings, data_rng, valid_rng):
     train = make_sine_data(settings["n_samples"], settings["seq_len"], seed=data_rng)
     return train, make_sine_data(settings["n_valid"], settings["seq_len"], seed=valid_rng)
 
-def _wave_plots(model):
+def _wave_plots(model, settings):
     return {"predictions.png": plot_prediction_grid(model, [1, 2, 2.5, 5, 7.5, 9], trained_frequencies=range(1, 10))}
 
 WAVE = Task("wave", RECIPES, _wave_data, lambda model, settings, rng: (model, []), 3, 1, _wave_plots,

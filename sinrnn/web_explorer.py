@@ -148,8 +148,10 @@ class WebExplorer:
             f'max="{high}" step="{step}" value="{self.defaults[name]}" style="width:320px;vertical-align:middle"> '
             f'<span class="sinrnn-value-{name}"></span></label>' for name, low, high, step in _SLIDERS)
         options = "".join(f'<option value="{html.escape(n)}">{html.escape(n)}</option>' for n in self.models)
-        script = (_SCRIPT.replace("ROOT_ID", json.dumps(self.id)).replace("MODELS", json.dumps(self._weights()))
-                  .replace("PREFIX", str(FORECAST_RECIPES["default"]["prefix"])).replace("DT", repr(5.0 / 49)))
+        # the weights go in last, so that no model name is taken for a placeholder; "</" would end the script
+        script = (_SCRIPT.replace("ROOT_ID", json.dumps(self.id)).replace("PREFIX", str(FORECAST_RECIPES["default"]
+                  ["prefix"])).replace("DT", repr(5.0 / 49)).replace("MODELS", json.dumps(self._weights())
+                                                                     .replace("</", "<\\/")))
         return (f'<div id="{self.id}" class="sinrnn-explorer">{sliders}<label style="font:13px sans-serif">model '
                 f'<select>{options}</select></label><div class="sinrnn-title" style="font:13px sans-serif;'
                 f'margin:6px 0"></div><svg width="640" height="300" style="border:1px solid #ccc">'
