@@ -28,7 +28,10 @@ def make_classify_data(n_samples=2000, seq_len=50, noise=0.1, n_classes=9, seed=
 # %% ../nbs/15_classify.ipynb #d5de8027
 def _check_labels(labels, n_samples, n_classes, name="labels"):
     "Labels as an int64 array (N,), each in 0 ... n_classes - 1; raise naming `name` otherwise."
-    array = np.asarray(labels)
+    try:
+        array = np.asarray(labels)
+    except (ValueError, TypeError) as err:  # ragged nested lists, and objects NumPy cannot make an array of
+        raise ValueError(f"{name} must be an array of class indices, got {type(labels).__name__}: {err}") from None
     if array.shape != (n_samples,):
         raise ValueError(f"{name} must have shape (N,) = ({n_samples},), one class per sequence, got {array.shape}")
     if array.dtype.kind not in "iu":  # 1.0 may be a probability or a one-hot entry: class indices are ints
