@@ -18,9 +18,10 @@ from .optim import OPTIMIZERS
 from .fit import History
 
 # %% ../nbs/11_checkpoint.ipynb #796fd844
-FORMAT_VERSION = 3
-# version 1 predates the gated cells: its model_config has no "cell"; versions 1 and 2 predate the tasks: a wave
-READABLE_VERSIONS = (1, 2, 3)
+FORMAT_VERSION = 4
+# version 1 predates the gated cells: its model_config has no "cell"; versions 1 and 2 predate the tasks: a wave;
+# version 3's forecasters read waves unscaled, and are refused
+READABLE_VERSIONS = (1, 2, 3, 4)
 TASKS = ("wave", "forecast", "classify")  # the wave is the research notebook's; the others have chapters of their own
 MAX_HEADER_BYTES = 4096  # an .npy header of a checkpoint entry is under 200 bytes
 MAX_STRING_CHARS = 4096  # model_config, optimizer_name and stop_reason are short strings
@@ -173,6 +174,9 @@ def _from_arrays(arrays):
         raise ValueError("no format_version: not a sinrnn checkpoint")
     if int(version) not in READABLE_VERSIONS:
         raise ValueError(f"format_version is {int(version)}, this version of sinrnn reads {list(READABLE_VERSIONS)}")
+    if int(version) == 3 and _task(arrays) == "forecast":
+        raise ValueError("format_version 3 holds a forecaster that reads waves unscaled; this version of sinrnn "
+                         "scales each wave by its prefix, so the model must be trained again")
     known = {"format_version", "model_config", "optimizer_name", "task"}
     unknown = sorted(k for k in arrays if k not in known and k.split(".")[0] not in ("params", "optimizer", "history"))
     if unknown:

@@ -11,7 +11,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from .checks import as_sequences, check_real, check_seed, check_size
-from .data import make_sine_data
+from .data import TIME_STEP, make_sine_data
 from .training import Head, Task
 
 # %% ../nbs/15_classify.ipynb #d1345ef6
@@ -21,7 +21,7 @@ def make_classify_data(n_samples=2000, seq_len=50, noise=0.1, n_classes=9, seed=
     noise = check_real(noise, "noise", 0, np.inf)
     n_classes = check_size(n_classes, "n_classes")
     rng = np.random.default_rng(check_seed(seed))
-    t_max = max(check_size(seq_len, "seq_len") - 1, 1) * 5 / 49
+    t_max = max(check_size(seq_len, "seq_len") - 1, 1) * TIME_STEP
     params, waves = make_sine_data(n_samples, seq_len, t_max, (1, n_classes), (-np.pi, np.pi), (0.5, 1.5), seed=rng)
     return waves + rng.normal(0.0, noise, waves.shape), params[:, 0, 0].astype(np.int64) - 1
 

@@ -26,10 +26,9 @@ import tempfile
 from fastcore.script import Param, call_parse
 from .checks import check_size
 from .rnn import RNN
-from .data import sine_wave, time_grid
+from .data import TIME_STEP, sine_wave, time_grid
 from .checkpoint import load_checkpoint
-from .feedback import generate
-from .forecast import FORECAST_RECIPES
+from .forecast import FORECAST_RECIPES, scaled_generate
 
 # %% ../nbs/19_explore.ipynb #4d53b289
 NOTEBOOK_TRAINING_RANGES = {"frequency": (1.0, 9.0), "phase": (0.0, 0.0), "amplitude": (1.0, 1.0), "T": (2, 50)}
@@ -139,7 +138,7 @@ class PredictionExplorer:
             return self.model.forward(x)[:, 0], ""
         prefix = max(1, min(FORECAST_RECIPES["default"]["prefix"], len(y) // 2))
         prediction = np.full(len(y), np.nan)
-        prediction[prefix:] = generate(self.model, y[:prefix, None], len(y) - prefix)[:, 0]
+        prediction[prefix:] = scaled_generate(self.model, y[:prefix, None], len(y) - prefix)[:, 0]
         return prediction, f" free-running after {prefix} values"
 
     def update(self):

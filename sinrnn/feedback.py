@@ -57,15 +57,20 @@ def _check_feed(feed, x, model):
                          f"{model.output_size}")
     return feed
 
-def feedback_forward(model, x, feed):
+def feedback_forward(model, x, feed, noise=None):
     """Predictions y (N, T, O) of `model` for x (N, T, I), where `feed` (N, T) bool marks the steps whose input is the
-    model's previous prediction instead of x; and the cache for `feedback_backward`."""
+    model's previous prediction, plus `noise` (N, T, O) if given, instead of x; and the cache for
+    `feedback_backward`."""
     model.check_params()
     x, single = as_sequences(x, "x", model.input_size, "I")
     if single:  # the mask says which sequence feeds back when: it needs the batch's axis
         raise ValueError(f"x must have shape (N, T, I), got {x.shape[1:]}")
     feed = _check_feed(feed, x, model)
     N, T, _ = x.shape
+    if noise is not None:
+        noise, single = as_sequences(noise, "noise", model.output_size, "O")
+        if single or noise.shape[:2] != (N, T):
+            raise ValueError(f"noise must have shape (N, T, O) = {(N, T, model.output_size)}, got {noise.shape}")
     n_state, step, _ = STEPS[model.cell]
     w_out, b_out = model.params["w_out"], model.params["b_out"]
     state = tuple(np.zeros((N, model.hidden_size)) for _ in range(n_state))
@@ -73,7 +78,8 @@ def feedback_forward(model, x, feed):
     for t in range(T):
         x_t = x[:, t]
         if t and feed[:, t].any():
-            x_t = np.where(feed[:, t, None], y[t - 1], x_t)
+            fed = y[t - 1] if noise is None else y[t - 1] + noise[:, t]
+            x_t = np.where(feed[:, t, None], fed, x_t)
         state, cache = step(model, x_t, state)
         caches.append(cache)
         h[t] = state[0]

@@ -108,7 +108,8 @@ RECIPE_ALIASES = {"seed": "notebook"}  # the research notebook's recipe had this
 class Task:
     """What a task brings to the shared engine: its `recipes`, `make_data(settings, data_rng, valid_rng)` -> (train,
     valid) pairs, `make_head(model, settings, rng)` -> (head, callbacks), its model's input and output sizes,
-    `plots` ((model, settings) -> {file name: Figure}) and `metric_label`, its validation metric's name in a sentence."""
+    `plots` ((model, settings) -> {file name: Figure}) and `metric_label`, its validation metric's name in a
+    sentence."""
     def __init__(self, name, recipes, make_data, make_head, input_size, output_size, plots, metric_label,
                  aliases=None):
         self.name, self.recipes, self.make_data, self.make_head = name, recipes, make_data, make_head
