@@ -33,7 +33,7 @@ from .forecast import FORECAST_RECIPES, scaled_generate
 # %% ../nbs/19_explore.ipynb #4d53b289
 NOTEBOOK_TRAINING_RANGES = {"frequency": (1.0, 9.0), "phase": (0.0, 0.0), "amplitude": (1.0, 1.0), "T": (2, 50)}
 FORECAST_TRAINING_RANGES = {"frequency": (1.0, 9.0), "phase": (-np.pi, np.pi), "amplitude": (0.5, 1.5),
-                            "T": (2, FORECAST_RECIPES["default"]["seq_len"])}
+                            "T": (FORECAST_RECIPES["default"]["seq_len"],) * 2}
 SEED_TRAINING_RANGES = NOTEBOOK_TRAINING_RANGES  # its name before the research notebook stopped being called "seed"
 
 PIXEL_RATIO = 2  # figures are drawn at twice the pixels they are shown at, so that high-density screens show them sharp
