@@ -59,7 +59,7 @@ def _shown_png(fig):
 class PredictionExplorer:
     "Interactive plot of RNN predictions on one sine wave: sliders for frequency, phase, amplitude and T, a model menu."
     def __init__(self, models, training_ranges=NOTEBOOK_TRAINING_RANGES, frequency=2.0, phase=0.0, amplitude=1.0,
-                 seq_len=50, time_step=5.0 / 49):
+                 seq_len=50, time_step=TIME_STEP):
         self.models = dict({"model": models} if isinstance(models, RNN) else models)
         for name, model in self.models.items():
             self._check_model(model, name)

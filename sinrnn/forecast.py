@@ -62,7 +62,10 @@ def ar2_forecast(prefix, n_steps):
 
 # %% ../nbs/14_forecast.ipynb #8ae280f8
 def prefix_scale(prefix):
-    "The largest |value| of each sequence's prefix (N, P, O), as (N, 1, O); 1 where a prefix is all zeros."
+    "The largest |value| of each sequence's prefix (N, P, I), as (N, 1, I); 1 where a prefix is all zeros."
+    prefix = np.asarray(prefix)
+    if prefix.ndim != 3 or 0 in prefix.shape:
+        raise ValueError(f"prefix must have shape (N, P, I) with N, P, I >= 1, got {prefix.shape}")
     scale = np.abs(prefix).max(axis=1, keepdims=True)
     return np.where(scale > 0, scale, 1.0)
 
@@ -95,7 +98,8 @@ class Forecaster(Head):
         self.rng = np.random.default_rng(check_seed(seed))
 
     def __repr__(self):
-        return f"Forecaster({self.model!r}, mode={self.mode!r}, prefix={self.prefix})"
+        return (f"Forecaster({self.model!r}, mode={self.mode!r}, prefix={self.prefix}, "
+                f"feedback_noise={self.feedback_noise})")
 
     def check_data(self, x, y):
         "x (N, T, I) and y (N, T, O) as checked float arrays, with T longer than the prefix; raise naming a bad one."
@@ -118,10 +122,12 @@ class Forecaster(Head):
         # training draws its masks and noise from the head's generator; an evaluation draws the same masks every
         # time, adds no noise, and leaves the training's draws alone
         rng = self.rng if with_grads else np.random.default_rng(0)
-        noise = rng.normal(0.0, self.feedback_noise, y.shape) if with_grads and self.feedback_noise else None
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # reported once, below, by name
+        feed = self._feed(x, mode, rng)
+        noise = rng.normal(0.0, self.feedback_noise, y.shape) if with_grads and self.feedback_noise and feed.any() \
+            else None
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported once, below, by name
             scale = prefix_scale(x[:, :self.prefix])
-            prediction, cache = feedback_forward(self.model, x / scale, self._feed(x, mode, rng), noise)
+            prediction, cache = feedback_forward(self.model, x / scale, feed, noise)
             loss = check_result(float(np.mean((prediction - y / scale) ** 2)), "the loss", x, y)
             if not with_grads:
                 return loss, check_result(prediction * scale, "the predictions", x, y), y
@@ -132,7 +138,7 @@ class Forecaster(Head):
         return loss, grads
 
     def loss(self, x, y):
-        "The mean squared error of the scaled predictions for x (N, T, I) against y (N, T, O), fed back as `mode` says."
+        "The MSE of the predictions for x (N, T, I) against y (N, T, O), both scaled, fed back as `mode` says."
         return self._run(x, y, self.mode, False)[0]
 
     def loss_and_grads(self, x, y):
