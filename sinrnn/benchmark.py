@@ -17,7 +17,7 @@ from fastcore.script import call_parse
 from threadpoolctl import threadpool_limits
 
 from .rnn import CELLS, RNN
-from .rnn_cell import bptt_quadratic
+from .rnn_cell import ELMAN, bptt_quadratic
 from .data import batches, make_sine_data
 from .optim import make_optimizer
 from .fit import fit
@@ -70,15 +70,17 @@ def bench_bptt(cell="rnn", hidden_size=100, seq_len=50, batch_size=5, repeat=20,
     model = RNN(3, hidden_size, 1, seed=seed, cell=cell)
     x, y = rng.normal(size=(batch_size, seq_len, 3)), rng.normal(size=(batch_size, seq_len, 1))
     fns = {"sinrnn": lambda: model.loss_and_grads(x, y), "floor": _floor_step(model, x)}
-    if cell == "rnn":
+    if model.cell_type is ELMAN:  # the research notebook's own O(T^2) BPTT, of the Elman cell
         fns["notebook_per_sample"] = lambda: [bptt_quadratic(model.params, x[n:n + 1], y[n:n + 1])
                                           for n in range(batch_size)]
-    if with_torch:
+    if with_torch and model.cell_type.torch_name:
         fns["torch"] = _torch_step(model, x, y)
     times = best_times(fns, repeat)
     ratios = {f"{name}/sinrnn": t / times["sinrnn"] for name, t in times.items() if name not in ("sinrnn", "floor")}
     ratios["sinrnn/floor"] = times["sinrnn"] / times["floor"]
-    return {"times": times, "ratios": ratios}
+    # torch has no sigmoid RNN: that cell's reference is an autograd loop over steps, the others torch's fused layers
+    reference = "autograd" if model.activation == "sigmoid" else "fused"
+    return {"times": times, "ratios": ratios, "torch_reference": reference}
 
 def bench_scaling(cell="rnn", lengths=(50, 100, 200), hidden_size=100, batch_size=5, repeat=20, seed=0):
     "Time `loss_and_grads` of `cell` at each T in `lengths`; returns the times and the ratio of each to the one before."
@@ -147,14 +149,16 @@ def _cell_lines(cell, hidden_size, seq_len, batch_size, repeat, with_torch):
     scaling = bench_scaling(cell, (seq_len, 2 * seq_len, 4 * seq_len), hidden_size, batch_size, repeat)
     times = result["times"]
     lines = [f"{cell}: loss_and_grads {times['sinrnn'] * 1e3:.2f} ms, floor {times['floor'] * 1e3:.2f} ms"]
-    if cell == "rnn":
-        lines.append(_report("  notebook O(T^2), per sample / sinrnn", result["ratios"]["notebook_per_sample/sinrnn"],
-                             100))
-    if with_torch:
-        lines.append(_report(f"  torch {'autograd' if cell == 'rnn' else 'fused ' + cell} / sinrnn",
-                             result["ratios"]["torch/sinrnn"], 3 if cell == "rnn" else 2))
+    ratios = result["ratios"]
+    if "notebook_per_sample/sinrnn" in ratios:
+        lines.append(_report("  notebook O(T^2), per sample / sinrnn", ratios["notebook_per_sample/sinrnn"], 100))
+    if "torch/sinrnn" in ratios:
+        looped = result["torch_reference"] == "autograd"
+        lines.append(_report(f"  torch {'autograd' if looped else 'fused ' + cell} / sinrnn", ratios["torch/sinrnn"],
+                             3 if looped else 2))
     else:
-        lines.append("  torch / sinrnn                       skipped: torch is not installed")
+        why = "torch has no such cell" if with_torch else "torch is not installed"
+        lines.append(f"  torch / sinrnn                       skipped: {why}")
     lines.append(_report("  sinrnn / floor", result["ratios"]["sinrnn/floor"], 2, higher_is_better=False))
     return lines + [_report(f"  {name}", value, 2.3, higher_is_better=False)
                     for name, value in scaling["ratios"].items()]

@@ -9,15 +9,9 @@ __all__ = ['bptt_problem', 'reference_grads', 'BPTTReport', 'locate_bptt_bug']
 import numpy as np
 import matplotlib.pyplot as plt
 from .gradcheck import numerical_grad, rel_error
-from .rnn_cell import rnn_forward, rnn_step_forward
-from .lstm import lstm_forward, lstm_step_forward
-from .gru import gru_forward, gru_step_forward
-from .rnn import init_params
+from .rnn import CELLS, init_params
 
 # %% ../nbs/21_bughunt.ipynb #4e1369ce
-_FORWARD = {"rnn": (rnn_forward, rnn_step_forward), "lstm": (lstm_forward, lstm_step_forward),
-            "gru": (gru_forward, gru_step_forward)}
-
 def bptt_problem(cell="rnn", n_steps=8, batch=2, inputs=2, hidden=3, seed=0):
     "A small random problem for `cell`: params (without the read-out), x (T, N, I), h0 (N, H) and G (T, N, H)."
     rng = np.random.default_rng(seed)
@@ -30,31 +24,36 @@ def bptt_problem(cell="rnn", n_steps=8, batch=2, inputs=2, hidden=3, seed=0):
     return params, x, 0.5 * rng.normal(size=(batch, hidden)), G
 
 # %% ../nbs/21_bughunt.ipynb #8676ee04
-def _run(cell, x, h0, params, activation, c0=None):
-    "Hidden states (T, N, H) of the package's sequence forward from h0 (and c0 for the LSTM)."
-    forward = _FORWARD[cell][0]
-    options = {"activation": activation} if cell == "rnn" else {"c0": c0} if cell == "lstm" else {}
-    return forward(x, h0, params, **options)[0]
+def _activation(cell, activation):
+    "`activation` for a cell that accepts one, None for a cell whose activations are fixed."
+    return None if CELLS[cell].activations == (None,) else activation
 
-def _states(cell, x, h0, params, activation):
-    "The (h_t, c_t) after every step, from the step functions; c_t is None except for the LSTM."
-    step = _FORWARD[cell][1]
-    h, c, states = h0, np.zeros_like(h0), []
+def _start(cell, h0):
+    "The state before the first step: h0 (N, H), and zeros for the rest of the cell's state."
+    return (h0,) + CELLS[cell].zero_state(*h0.shape)[1:]
+
+def _run(cell, x, state0, params, activation):
+    "Hidden states (T, N, H) of the cell's sequence forward from the state tuple `state0`."
+    return CELLS[cell].forward(x, state0, params, activation)[0]
+
+def _states(cell, x, state0, params, activation):
+    "The state tuple after every step, from the cell's step forward."
+    state, states = state0, []
     for x_t in x:
-        if cell == "lstm":
-            h, c, _ = step(x_t, h, c, params)
-        else:
-            h, _ = step(x_t, h, params, activation) if cell == "rnn" else step(x_t, h, params)
-        states.append((h, c if cell == "lstm" else None))
+        state, _ = CELLS[cell].step_forward(x_t, state, params, activation)
+        states.append(state)
     return states
 
 def reference_grads(cell, params, x, h0, G, activation="sigmoid"):
     "Central-difference dx (T, N, I), dh0 (N, H), dL/dh_t (T, N, H) and parameter gradients of L = sum(G * h)."
-    loss = lambda: float(np.sum(G * _run(cell, x, h0, params, activation)))
+    activation = _activation(cell, activation)
+    loss = lambda: float(np.sum(G * _run(cell, x, _start(cell, h0), params, activation)))
     dh = np.empty_like(G)
-    for t, (h_t, c_t) in enumerate(_states(cell, x, h0, params, activation)):
-        start = h_t.copy()
-        tail = lambda: float(np.sum(G[t + 1:] * _run(cell, x[t + 1:], start, params, activation, c_t)))
+    for t, state in enumerate(_states(cell, x, _start(cell, h0), params, activation)):
+        start = state[0].copy()
+        # the rest of the state, the LSTM's c_t, is held fixed: dh_t is the gradient through h_t alone
+        tail = lambda: float(np.sum(G[t + 1:] * _run(cell, x[t + 1:], (start,) + tuple(state[1:]), params,
+                                                      activation)))
         dh[t] = G[t] + (numerical_grad(tail, start) if t + 1 < len(x) else 0.0)
     grads = {name: numerical_grad(loss, value) for name, value in params.items()}
     return numerical_grad(loss, x), numerical_grad(loss, h0), dh, grads
@@ -87,8 +86,9 @@ class BPTTReport:
                      f"to it" if t < last else "look at how the outputs' gradient dh_out enters the last step")
             parts.append(f"dL/dh is {right}wrong from step {t}: {where}.")
         elif t is not None:
-            cell_state = f", or at the cell-state gradient dc that step {t + 1} carries back" \
-                if self.cell == "lstm" and t < last else ""
+            rest = CELLS[self.cell].states[1:]  # the LSTM's c: a second gradient carried back between steps
+            cell_state = "".join(f", or at the gradient d{name} of the state {name} that step {t + 1} carries back"
+                                 for name in rest) if t < last else ""
             parts.append(f"dL/dh is right down to step {t}, but dL/dx at step {t} is wrong: look inside step {t}, "
                          f"at the slopes of its activations and the map back through w_in{cell_state}.")
         elif self.dh0_error > self.tol:
@@ -126,10 +126,9 @@ def locate_bptt_bug(backward, cell="rnn", activation="tanh", tol=1e-6, **problem
     """Check `backward(dh_out, cache, truncate=None) -> (dx, dh0, grads, dh_states)` of `cell` step by step;
     returns a `BPTTReport`."""
     params, x, h0, G = bptt_problem(cell, **problem)
-    activation = activation if cell == "rnn" else None
-    options = {"activation": activation} if cell == "rnn" else {}
-    forward = _FORWARD[cell][0]
-    run_backward = lambda n_steps: backward(G[:n_steps].copy(), forward(x[:n_steps], h0, params, **options)[1])
+    activation = _activation(cell, activation)
+    forward = lambda n_steps: CELLS[cell].forward(x[:n_steps], _start(cell, h0), params, activation)[1]
+    run_backward = lambda n_steps: backward(G[:n_steps].copy(), forward(n_steps))
     dx, dh0, grads, dh_states = run_backward(len(x))
     ref_dx, ref_dh0, ref_dh, ref_grads = reference_grads(cell, params, x, h0, G, activation)
     dh_errors = [rel_error(dh_states[t], ref_dh[t]) for t in range(len(x))]

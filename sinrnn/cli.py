@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 from fastcore.script import anno_parser
 
 from .checks import check_real, check_seed, check_size
-from .rnn import RNN
+from .rnn import CELLS, RNN
 from .data import n_batches
 from .optim import make_optimizer
 from .fit import NonFiniteError
@@ -46,8 +46,8 @@ def settings_from_args(recipe="default", epochs=None, lr=None, hidden_size=None,
     settings = task.recipe_settings(recipe, **overrides)
     check_size(settings["epochs"], "epochs")
     n_batches(settings["n_samples"], settings["batch_size"])
-    if settings["cell"] != "rnn" and activation is None:
-        settings["activation"] = None  # the recipe's activation is the rnn cell's; a gated cell has its own
+    if activation is None and settings["cell"] in CELLS and CELLS[settings["cell"]].activations == (None,):
+        settings["activation"] = None  # a recipe's activation is for cells that take one; this cell has its own
     RNN(task.input_size, settings["hidden_size"], task.output_size, settings["activation"], settings["init"],
         cell=settings["cell"])
     make_optimizer(settings["optimizer"], settings["lr"])
@@ -92,7 +92,7 @@ def train(recipe: str = "default",  # 'default', or for the wave task 'notebook'
           init: str = None,  # 'uniform' or 'glorot' (default: the recipe's)
           batch_size: int = None,  # sequences per batch (default: the recipe's)
           clip: float = None,  # clip the gradient's global norm to this; 0 turns clipping off (default: the recipe's)
-          cell: str = None,  # 'rnn', 'lstm' or 'gru' (default: the recipe's)
+          cell: str = None,  # the name of a cell in sinrnn.rnn.CELLS (default: the recipe's)
           task: str = "wave",  # 'wave' (the research notebook's), 'forecast' (continue a wave) or 'classify'
           no_progress: bool = False,  # hide the progress bar (shown when stdout is a terminal)
           ):

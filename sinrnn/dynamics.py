@@ -9,6 +9,7 @@ __all__ = ['plot_hidden_states', 'hidden_grad_norms', 'plot_grad_norms', 'grad_n
 import numpy as np
 import matplotlib.pyplot as plt
 from .data import sine_wave
+from .rnn_cell import ELMAN
 
 # %% ../nbs/17_dynamics.ipynb #10dbcbb8
 def plot_hidden_states(model, frequency=2.0, phase=0.0, amplitude=1.0, seq_len=50, t_max=5.0, ax=None):
@@ -61,7 +62,7 @@ def plot_grad_norms(models, x, y, ax=None):
 def grad_norm_bound(model, x, y):
     """Upper bounds on `hidden_grad_norms(model, x, y)`, (T,) each: the product of the norms of diag(f'(a_k)) W_hidden
     along the sequence, and the cruder (max f' * sigma_max(W_hidden))^(T-t). For the rnn cell only."""
-    if model.cell != "rnn":
+    if model.cell_type is not ELMAN:
         raise ValueError(f"the bound is for the rnn cell, whose Jacobian is diag(f') W_hidden; got a {model.cell}")
     p, h = model.params, _hidden_states(model, x, y)
     slopes = h * (1 - h) if model.activation == "sigmoid" else 1 - h ** 2  # f'(a) from the output h = f(a)

@@ -9,7 +9,7 @@ __all__ = ['to_torch', 'from_torch', 'autograd_bound', 'module_grads', 'torch_lo
 import functools
 import numpy as np
 from .gradcheck import rounding_bound
-from .rnn import RNN
+from .rnn import CELLS, RNN
 
 # %% ../nbs/07_torch.ipynb #89e15981
 def _import_torch():
@@ -71,11 +71,12 @@ def to_torch(model):
     torch = _import_torch()
     SigmoidRNN, TorchModel = _module_classes()
     I, H, O, p = model.input_size, model.hidden_size, model.output_size, model.params
-    options = dict(batch_first=True, dtype=torch.float64)
-    if model.cell == "rnn":
-        recurrent = SigmoidRNN(I, H) if model.activation == "sigmoid" else torch.nn.RNN(I, H, **options)
+    if model.cell_type.torch_name is None:
+        raise ValueError(f"torch has no {model.cell} cell, so to_torch has no module for it")
+    if model.activation == "sigmoid":  # torch's nn.RNN has tanh and relu only
+        recurrent = SigmoidRNN(I, H)
     else:
-        recurrent = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[model.cell](I, H, **options)
+        recurrent = getattr(torch.nn, model.cell_type.torch_name)(I, H, batch_first=True, dtype=torch.float64)
     readout = torch.nn.Linear(H, O, dtype=torch.float64)
     values = {"weight_ih_l0": p["w_in"], "weight_hh_l0": p["w_hidden"], "bias_ih_l0": p["b_hidden"],
               "bias_hh_l0": p.get("b_recurrent", np.zeros_like(p["b_hidden"]))}
@@ -91,20 +92,20 @@ def _cell_of(recurrent):
     "The sinrnn cell and activation that the torch module `recurrent` computes; raise if sinrnn has no such model."
     torch = _import_torch()
     SigmoidRNN, _ = _module_classes()
-    if isinstance(recurrent, SigmoidRNN):
-        return "rnn", "sigmoid"
-    kinds = {torch.nn.LSTM: "lstm", torch.nn.GRU: "gru", torch.nn.RNN: "rnn"}
+    kinds = {getattr(torch.nn, cell.torch_name): name for name, cell in CELLS.items() if cell.torch_name}
+    if isinstance(recurrent, SigmoidRNN):  # the cell of nn.RNN, with the research notebook's sigmoid
+        return kinds[torch.nn.RNN], "sigmoid"
     if type(recurrent) not in kinds:
-        raise TypeError(f"recurrent must be nn.RNN, nn.LSTM, nn.GRU or a to_torch module, "
-                        f"got {type(recurrent).__name__}")
+        names = ", ".join(f"nn.{kind.__name__}" for kind in kinds)
+        raise TypeError(f"recurrent must be {names} or a to_torch module, got {type(recurrent).__name__}")
     unsupported = {"num_layers": 1, "bidirectional": False, "bias": True, "batch_first": True,
                    "proj_size": 0, "nonlinearity": "tanh"}
     for name, wanted in unsupported.items():
         if getattr(recurrent, name, wanted) != wanted:
             raise ValueError(f"sinrnn models a torch {type(recurrent).__name__} with {name}={wanted!r} only, "
                              f"got {getattr(recurrent, name)!r}")
-    cell = kinds[type(recurrent)]
-    return cell, "tanh" if cell == "rnn" else None
+    # nn.RNN's nonlinearity is the cell's activation; the other cells have theirs fixed
+    return kinds[type(recurrent)], getattr(recurrent, "nonlinearity", None)
 
 def from_torch(module):
     "A sinrnn `RNN` computing the same function as a `to_torch` module (its `recurrent` and `readout`), in float64."
@@ -119,7 +120,7 @@ def from_torch(module):
     model = RNN(w_in.shape[1], recurrent.hidden_size, readout.out_features, activation=activation, cell=cell)
     params = {"w_in": w_in, "w_hidden": w_hidden, "b_hidden": b_ih, "w_out": as_array(readout.weight),
               "b_out": as_array(readout.bias)}
-    if cell == "gru":
+    if CELLS[cell].recurrent_bias:
         params["b_recurrent"] = b_hh
     elif b_hh.any():
         # torch adds its two biases for these cells, so one sum computes the same function

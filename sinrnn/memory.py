@@ -16,7 +16,7 @@ from fastcore.script import call_parse
 from fastprogress.fastprogress import progress_bar
 
 from .checks import check_size
-from .rnn import RNN
+from .rnn import CELLS, RNN
 from .data import make_sine_data
 from .optim import Adam
 from .fit import NonFiniteError, fit
@@ -29,8 +29,9 @@ def make_memory_data(n_samples, seq_len, seed=None):
     return x, y
 
 # %% ../nbs/18_memory.ipynb #216d362b
-VARIANTS = {"rnn, sigmoid": ("rnn", "sigmoid"), "rnn, tanh": ("rnn", "tanh"), "lstm": ("lstm", None),
-            "gru": ("gru", None)}
+# every cell, with each activation it accepts: "rnn, sigmoid", "rnn, tanh", "lstm", ...
+VARIANTS = {(f"{name}, {activation}" if activation else name): (name, activation)
+            for name, cell in CELLS.items() for activation in cell.activations}
 BUDGET = dict(hidden_size=32, init="glorot", lr=1e-2, clip=1.0, epochs=300, n_train=128, n_valid=64, batch_size=32)
 
 def train_memory(variant, seq_len, seed, budget=BUDGET):

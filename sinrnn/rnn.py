@@ -10,10 +10,10 @@ __all__ = ['CELLS', 'INITS', 'MAX_PARAMETERS', 'linear_forward', 'linear_backwar
 import math
 import numpy as np
 from .checks import as_sequences, check_seed, check_size
-from .activations import get_activation, squared_error, squared_error_grad
-from .rnn_cell import rnn_forward, rnn_backward
-from .lstm import lstm_forward, lstm_backward
-from .gru import gru_forward, gru_backward
+from .activations import squared_error, squared_error_grad
+from .rnn_cell import ELMAN
+from .lstm import LSTM
+from .gru import GRU
 
 # %% ../nbs/06_rnn.ipynb #2b6e9218
 def linear_forward(h, w_out, b_out):
@@ -29,15 +29,12 @@ def linear_backward(dy, cache):
     return dh, rows.T @ h.reshape(len(rows), -1), rows.sum(axis=0)
 
 # %% ../nbs/06_rnn.ipynb #37c0cd74
-CELLS = {"rnn": 1, "lstm": 4, "gru": 3}  # cell name -> number of gate blocks
+CELLS = {cell.name: cell for cell in (ELMAN, LSTM, GRU)}  # every cell a model can have, by its name
 INITS = ("uniform", "glorot")
 
 def param_shapes(cell, input_size, hidden_size, output_size):
     "The shape of every parameter of a model with `cell` (a key of `CELLS`) and sizes I, H, O, by name, in order."
-    gates = CELLS[cell] * hidden_size
-    shapes = {"w_in": (gates, input_size), "w_hidden": (gates, hidden_size), "b_hidden": (gates,)}
-    if cell == "gru":
-        shapes["b_recurrent"] = (gates,)
+    shapes = CELLS[cell].param_shapes(input_size, hidden_size)
     return {**shapes, "w_out": (output_size, hidden_size), "b_out": (output_size,)}
 
 MAX_PARAMETERS = 50_000_000  # 400 MB of float64: far beyond what a NumPy loop trains, small enough to allocate
@@ -71,14 +68,11 @@ def init_params(input_size, hidden_size, output_size, init="uniform", rng=None, 
         fan_out = output_size if name == "w_out" else hidden_size
         limit = np.sqrt(6.0 / (fan_out + shape[1])) if len(shape) == 2 else 0.0
         params[name] = rng.uniform(-limit, limit, shape) if name.startswith("w") else np.zeros(shape)
-    if cell == "lstm":
-        params["b_hidden"][hidden_size:2 * hidden_size] = 1.0
+    if CELLS[cell].init is not None:
+        CELLS[cell].init(params, hidden_size)
     return params
 
 # %% ../nbs/06_rnn.ipynb #efa8986c
-_FUNCTIONS = {"rnn": (rnn_forward, rnn_backward), "lstm": (lstm_forward, lstm_backward),
-              "gru": (gru_forward, gru_backward)}
-
 def check_result(value, what, x, y=None):
     "Return `value`, or raise `FloatingPointError` if it holds NaN or inf, naming `what` and the largest inputs."
     if not np.isfinite(value).all():
@@ -97,19 +91,15 @@ def param_shapes_of(config):
     return _checked_shapes(config.get("cell", "rnn"), *sizes)
 
 class RNN:
-    """A recurrent cell ('rnn', 'lstm' or 'gru') with a linear read-out: x (N, T, I) -> y (N, T, O), parameters in
-    `params`."""
-    def __init__(self, input_size, hidden_size, output_size, activation="sigmoid", init="uniform", seed=None,
+    """A recurrent cell (a name in `CELLS`) with a linear read-out: x (N, T, I) -> y (N, T, O), parameters in
+    `params`. `activation=None` is the cell's own: sigmoid for the rnn cell, fixed for the gated ones."""
+    def __init__(self, input_size, hidden_size, output_size, activation=None, init="uniform", seed=None,
                  cell="rnn"):
         _checked_shapes(cell, input_size, hidden_size, output_size)
         self.input_size, self.hidden_size, self.output_size = int(input_size), int(hidden_size), int(output_size)
-        self.cell = cell
-        if cell == "rnn":
-            get_activation(activation)
-        elif activation not in (None, "sigmoid"):
-            raise ValueError(f"activation belongs to the rnn cell: the {cell} cell has fixed activations "
-                             f"(sigmoid gates, tanh candidate), got activation={activation!r}")
-        self.activation = activation if cell == "rnn" else None
+        # the name, as configs, checkpoints and the command line give it, and the Cell it names
+        self.cell, self.cell_type = cell, CELLS[cell]
+        self.activation = self.cell_type.check_activation(activation)
         self.init = _check_choice(init, "init", INITS)
         self.params = init_params(self.input_size, self.hidden_size, self.output_size, init, check_seed(seed), cell)
         # work arrays that loss_and_grads keeps between calls of one shape; not part of the model
@@ -165,15 +155,13 @@ class RNN:
 
     def cell_forward(self, x_time, workspace=None):
         "Hidden states h (T, N, H) for time-major x_time (T, N, I), from h0 = 0, and the cell's cache. Unchecked."
-        forward = _FUNCTIONS[self.cell][0]
-        options = {"activation": self.activation} if self.cell == "rnn" else {}
-        h0 = np.zeros((x_time.shape[1], self.hidden_size))
-        return forward(x_time, h0, self.params, workspace=workspace, **options)
+        state0 = self.cell_type.zero_state(x_time.shape[1], self.hidden_size)
+        return self.cell_type.forward(x_time, state0, self.params, self.activation, workspace)
 
     def cell_backward(self, dh_out, cache, truncate=None):
         """BPTT through the cell for dh_out (T, N, H), the loss's direct share at each h_t, and the `cell_forward`
         cache: (dx (T, N, I), dh0 (N, H), grads of the cell's parameters, total dL/dh_t (T, N, H))."""
-        return _FUNCTIONS[self.cell][1](dh_out, cache, truncate)
+        return self.cell_type.backward(dh_out, cache, truncate)
 
     def _predict(self, x):
         "Batch-first x (N, T, I), checked -> hidden states (N, T, H) and predictions (N, T, O), transposed views."

@@ -13,7 +13,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from .checks import check_real, check_size, is_integer
-from .rnn import RNN
+from .rnn import CELLS, RNN
 from .data import make_sine_data, sine_wave, time_grid
 from .optim import make_optimizer
 from .fit import fit
@@ -174,8 +174,9 @@ def train_recipe(recipe="default", seed=0, progress=True, callbacks=(), task=WAV
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)]
     data_rng, init_rng, shuffle_rng, valid_rng, head_rng = streams
     (x, y), valid = task.make_data(settings, data_rng, valid_rng)
-    # the recipes' activation is the rnn cell's; a gated cell refuses one only if it was asked for
-    activation = settings["activation"] if settings["cell"] == "rnn" or "activation" in overrides else None
+    # a recipe's activation is for cells that take one; a cell with fixed ones refuses it only if it was asked for
+    takes_one = settings["cell"] in CELLS and CELLS[settings["cell"]].activations != (None,)
+    activation = settings["activation"] if takes_one or "activation" in overrides else None
     model = RNN(task.input_size, settings["hidden_size"], task.output_size, activation, settings["init"],
                 seed=init_rng, cell=settings["cell"])
     head, task_callbacks = task.make_head(model, settings, head_rng)

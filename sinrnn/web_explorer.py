@@ -17,7 +17,7 @@ from .explore import FORECAST_TRAINING_RANGES
 # %% ../nbs/23_web_explorer.ipynb #84b23f5e
 _SCRIPT = """
 (function () {
-  const root = document.getElementById(ROOT_ID), models = MODELS, dt = DT;
+  const root = document.getElementById(ROOT_ID), models = MODELS, dt = DT, STEPS = CELL_STEPS;
   const sigmoid = z => 1 / (1 + Math.exp(-Math.max(z, -708)));
   function affine(w, b, x, rows, cols, out, offset) {  // out[i] = w[offset + i] . x + b[offset + i]
     for (let i = 0; i < rows; i++) {
@@ -28,7 +28,7 @@ _SCRIPT = """
     return out;
   }
   function predict(name, f, phase, amp, T) {
-    const m = models[name], H = m.H, I = m.I, p = m.params, G = {rnn: 1, lstm: 4, gru: 3}[m.cell];
+    const m = models[name], H = m.H, I = m.I, p = m.params, G = m.G, step = STEPS[m.cell];
     const h = new Float64Array(H), c = new Float64Array(H), y = new Float64Array(T);
     const gx = new Float64Array(G * H), gh = new Float64Array(G * H);
     // a forecaster (I = 1) reads the wave for `prefix` steps, then its own last output; output t predicts value t + 1
@@ -41,23 +41,7 @@ _SCRIPT = """
     for (let t = 0; t < T; t++) {
       if (forecaster) x[0] = t < prefix ? wave(t) / scale : y[t - 1];
       affine(p.w_in, p.b_hidden, x, G * H, I, gx, 0);
-      affine(p.w_hidden, m.cell === "gru" ? p.b_recurrent : null, h, G * H, H, gh, 0);
-      for (let k = 0; k < H; k++) {
-        if (m.cell === "rnn") {
-          const a = gx[k] + gh[k];
-          h[k] = m.activation === "sigmoid" ? sigmoid(a) : Math.tanh(a);
-        } else if (m.cell === "lstm") {
-          const i = sigmoid(gx[k] + gh[k]), fg = sigmoid(gx[H + k] + gh[H + k]);
-          const g = Math.tanh(gx[2 * H + k] + gh[2 * H + k]), o = sigmoid(gx[3 * H + k] + gh[3 * H + k]);
-          c[k] = fg * c[k] + i * g;
-          gx[k] = o * Math.tanh(c[k]);  // the new h, kept aside until every unit has read the old one
-        } else {
-          const r = sigmoid(gx[k] + gh[k]), z = sigmoid(gx[H + k] + gh[H + k]);
-          const n = Math.tanh(gx[2 * H + k] + r * gh[2 * H + k]);
-          gx[k] = (1 - z) * n + z * h[k];
-        }
-      }
-      if (m.cell !== "rnn") for (let k = 0; k < H; k++) h[k] = gx[k];
+      step(m, p, gx, h, c, gh);  // the cell's own step, from its chapter
       let s = p.b_out[0];
       for (let k = 0; k < H; k++) s += p.w_out[k] * h[k];
       y[t] = s;
@@ -132,6 +116,9 @@ class WebExplorer:
                 raise ValueError(f"model {name!r} must be an RNN with input_size=3 and output_size=1, or a "
                                  f"forecaster with input_size=1 and output_size=1")
             model.check_params()
+            if model.cell_type.javascript is None:
+                raise ValueError(f"model {name!r}: the {model.cell} cell has no step in JavaScript, so the page cannot "
+                                 f"run it")
         self.models, self.training_ranges = models, dict(training_ranges)
         self.defaults = {"frequency": frequency, "phase": phase, "amplitude": amplitude, "T": seq_len}
         for name, low, high, step in _SLIDERS:
@@ -142,6 +129,7 @@ class WebExplorer:
 
     def _weights(self):
         return {name: {"cell": m.cell, "activation": m.activation, "H": m.hidden_size, "I": m.input_size,
+                       "G": m.cell_type.gates,
                        "ranges": FORECAST_TRAINING_RANGES if m.input_size == 1 else self.training_ranges,
                        "params": {k: v.ravel().tolist() for k, v in m.params.items()}}
                 for name, m in self.models.items()}
@@ -153,10 +141,13 @@ class WebExplorer:
             f'max="{high}" step="{step}" value="{self.defaults[name]}" style="width:320px;vertical-align:middle"> '
             f'<span class="sinrnn-value-{name}"></span></label>' for name, low, high, step in _SLIDERS)
         options = "".join(f'<option value="{html.escape(n)}">{html.escape(n)}</option>' for n in self.models)
-        # the weights go in last, so that no model name is taken for a placeholder; "</" would end the script
+        # the cells' steps and then the weights go in last, so that neither is taken for a placeholder; "</" in the
+        # weights would end the script
+        cells = {m.cell: m.cell_type for m in self.models.values()}
+        steps = "{" + ",\n".join(f"{json.dumps(name)}: {cell.javascript}" for name, cell in cells.items()) + "}"
+        weights = json.dumps(self._weights()).replace("</", "<\\/")
         script = (_SCRIPT.replace("ROOT_ID", json.dumps(self.id)).replace("PREFIX", str(FORECAST_RECIPES["default"]
-                  ["prefix"])).replace("DT", repr(TIME_STEP)).replace("MODELS", json.dumps(self._weights())
-                                                                     .replace("</", "<\\/")))
+                  ["prefix"])).replace("DT", repr(TIME_STEP)).replace("CELL_STEPS", steps).replace("MODELS", weights))
         return (f'<div id="{self.id}" class="sinrnn-explorer">{sliders}<label style="font:13px sans-serif">model '
                 f'<select>{options}</select></label><div class="sinrnn-title" style="font:13px sans-serif;'
                 f'margin:6px 0"></div><svg width="640" height="300" style="border:1px solid #ccc">'
