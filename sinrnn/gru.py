@@ -13,7 +13,11 @@ from .cell import Cell
 
 # %% ../nbs/05_gru.ipynb #8cba3c27
 def gru_step_forward(x_t, h_prev, params):
-    "One step: x_t (N, I), h_prev (N, H), w_in (3H, I), w_hidden (3H, H), biases (3H,) -> h_next (N, H), cache."
+    """One GRU step on a batch.
+    x_t: (N, I) inputs of the step
+    h_prev: (N, H) hidden state before it
+    params: w_in (3H, I), w_hidden (3H, H), b_hidden (3H,), b_recurrent (3H,), blocks (r, z, n)
+    Returns h_next (N, H) and the cache for `gru_step_backward`."""
     w_in, w_hidden = params["w_in"], params["w_hidden"]
     H = w_hidden.shape[1]
     gx = x_t @ w_in.T + params["b_hidden"]
@@ -26,7 +30,10 @@ def gru_step_forward(x_t, h_prev, params):
 
 # %% ../nbs/05_gru.ipynb #9f2af25c
 def gru_step_backward(dh_next, cache):
-    "Backward of `gru_step_forward`: dh_next (N, H) -> dx_t (N, I), dh_prev (N, H), grads with the shapes of params."
+    """Backward of `gru_step_forward`.
+    dh_next: (N, H) total gradient reaching h_next
+    cache: from `gru_step_forward`
+    Returns dx_t (N, I), dh_prev (N, H) and grads shaped like params."""
     x_t, h_prev, r, z, n, gh_n, w_in, w_hidden = cache
     da_n = dh_next * (1 - z) * tanh_grad_from_output(n)
     da_r = da_n * gh_n * sigmoid_grad_from_output(r)
@@ -39,7 +46,12 @@ def gru_step_backward(dh_next, cache):
 
 # %% ../nbs/05_gru.ipynb #33950c5b
 def gru_forward(x, h0, params, workspace=None):
-    "The GRU over a batch, time first: x (T, N, I), h0 (N, H), params as for one step -> h (T, N, H), cache."
+    """The GRU over a batch, time first.
+    x: (T, N, I) inputs
+    h0: (N, H) initial state
+    params: w_in (3H, I), w_hidden (3H, H), b_hidden (3H,), b_recurrent (3H,)
+    workspace: a dict that keeps work arrays between calls, or None
+    Returns the hidden states h (T, N, H) and the cache for `gru_backward`."""
     w_in, w_hidden, b_recurrent = params["w_in"], params["w_hidden"], params["b_recurrent"]
     (T, N, I), H = x.shape, w_hidden.shape[1]
     states = work_array(workspace, "gru_states", (T + 1, N, H))
@@ -70,7 +82,11 @@ def gru_forward(x, h0, params, workspace=None):
 
 # %% ../nbs/05_gru.ipynb #aba84ccc
 def gru_backward(dh_out, cache, truncate=None):
-    "BPTT: dh_out (T, N, H), outputs' share of dL/dh_t -> dx (T, N, I), dh0 (N, H), grads, all dL/dh_t (T, N, H)."
+    """BPTT through the GRU.
+    dh_out: (T, N, H) the outputs' share of dL/dh_t
+    cache: from `gru_forward`
+    truncate: k stops the gradient at the state entering steps k, 2k, ...; None for full BPTT
+    Returns dx (T, N, I), dh0 (N, H), grads shaped like params, and the total dL/dh_t (T, N, H)."""
     x, states, gates, gh, h_minus_n, w_in, w_hidden, workspace = cache
     if truncate is not None:
         check_size(truncate, "truncate")

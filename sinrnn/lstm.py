@@ -13,7 +13,11 @@ from .cell import Cell
 
 # %% ../nbs/04_lstm.ipynb #4a6a0ceb
 def lstm_step_forward(x_t, h_prev, c_prev, params):
-    "One step: x_t (N, I), h_prev, c_prev (N, H), params (4H, I), (4H, H), (4H,) -> h_next, c_next (N, H), cache."
+    """One LSTM step on a batch.
+    x_t: (N, I) inputs of the step
+    h_prev, c_prev: (N, H) hidden and cell state before it
+    params: w_in (4H, I), w_hidden (4H, H), b_hidden (4H,), blocks (i, f, g, o)
+    Returns h_next, c_next (N, H) and the cache for `lstm_step_backward`."""
     w_in, w_hidden = params["w_in"], params["w_hidden"]
     H = h_prev.shape[1]
     gates = x_t @ w_in.T
@@ -30,7 +34,10 @@ def lstm_step_forward(x_t, h_prev, c_prev, params):
 
 # %% ../nbs/04_lstm.ipynb #e9d7c6f4
 def lstm_step_backward(dh_next, dc_next, cache):
-    "Backward of one step: dh_next, dc_next (N, H) -> dx_t (N, I), dh_prev, dc_prev (N, H), grads shaped like params."
+    """Backward of `lstm_step_forward`.
+    dh_next, dc_next: (N, H) total gradients reaching h_next and c_next
+    cache: from `lstm_step_forward`
+    Returns dx_t (N, I), dh_prev, dc_prev (N, H) and grads shaped like params."""
     x_t, h_prev, c_prev, gates, tanh_c, w_in, w_hidden = cache
     H = h_prev.shape[1]
     i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
@@ -42,7 +49,13 @@ def lstm_step_backward(dh_next, dc_next, cache):
 
 # %% ../nbs/04_lstm.ipynb #5f1ffc9b
 def lstm_forward(x, h0, params, c0=None, workspace=None):
-    "The cell over a sequence: x (T, N, I), h0 (N, H), c0 (N, H) or None for zeros -> h (T, N, H), cache."
+    """The LSTM over a batch, time first.
+    x: (T, N, I) inputs
+    h0: (N, H) initial hidden state
+    params: w_in (4H, I), w_hidden (4H, H), b_hidden (4H,)
+    c0: (N, H) initial cell state, or None for zeros
+    workspace: a dict that keeps work arrays between calls, or None
+    Returns the hidden states h (T, N, H) and the cache for `lstm_backward`."""
     T, N, I = x.shape
     H = h0.shape[1]
     w_in, w_hidden = params["w_in"], params["w_hidden"]
@@ -73,7 +86,11 @@ def lstm_forward(x, h0, params, c0=None, workspace=None):
 
 # %% ../nbs/04_lstm.ipynb #b0f45746
 def lstm_backward(dh_out, cache, truncate=None):
-    "BPTT: dh_out (T, N, H) -> dx (T, N, I), dh0 (N, H), grads like params, dh_states (T, N, H); cut every `truncate`."
+    """BPTT through the LSTM.
+    dh_out: (T, N, H) the outputs' share of dL/dh_t
+    cache: from `lstm_forward`
+    truncate: k stops the gradient at the state entering steps k, 2k, ...; None for full BPTT
+    Returns dx (T, N, I), dh0 (N, H), grads shaped like params, and the total dL/dh_t (T, N, H)."""
     x, hs, c, gates, tanh_c, w_in, w_hidden, workspace = cache
     if truncate is not None:
         truncate = check_size(truncate, "truncate")

@@ -9,6 +9,7 @@ __all__ = ['CELLS', 'INITS', 'MAX_PARAMETERS', 'linear_forward', 'linear_backwar
 # %% ../nbs/06_rnn.ipynb #b122dc90
 import math
 import numpy as np
+from fastcore.basics import patch
 from .checks import as_sequences, check_seed, check_size
 from .activations import squared_error, squared_error_grad
 from .rnn_cell import ELMAN
@@ -17,11 +18,17 @@ from .gru import GRU
 
 # %% ../nbs/06_rnn.ipynb #2b6e9218
 def linear_forward(h, w_out, b_out):
-    "Linear read-out at every step: h (T, N, H), w_out (O, H), b_out (O,) -> y (T, N, O), and the cache."
+    """Linear read-out at every step.
+    h: (T, N, H) hidden states
+    w_out: (O, H); b_out: (O,)
+    Returns y (T, N, O) and the cache for `linear_backward`."""
     return h @ w_out.T + b_out, (h, w_out)
 
 def linear_backward(dy, cache):
-    "Backward of `linear_forward`: dy (T, N, O) -> dh (T, N, H), dw_out (O, H), db_out (O,)."
+    """Backward of `linear_forward`.
+    dy: (T, N, O) gradient of the outputs
+    cache: from `linear_forward`
+    Returns dh (T, N, H), dw_out (O, H), db_out (O,)."""
     h, w_out = cache
     # one row per (step, sequence); np.dot on 2-D rows stays fast for O = 1, where matmul takes a slow path
     rows = np.ascontiguousarray(dy).reshape(-1, dy.shape[-1])
@@ -153,79 +160,90 @@ class RNN:
         x, single = self._inputs(x)
         return x, self._targets(y, x, single)
 
-    def cell_forward(self, x_time, workspace=None):
-        "Hidden states h (T, N, H) for time-major x_time (T, N, I), from h0 = 0, and the cell's cache. Unchecked."
-        state0 = self.cell_type.zero_state(x_time.shape[1], self.hidden_size)
-        return self.cell_type.forward(x_time, state0, self.params, self.activation, workspace)
+# %% ../nbs/06_rnn.ipynb #3b4a8c16
+@patch
+def cell_forward(self: RNN, x_time, workspace=None):
+    "Hidden states h (T, N, H) for time-major x_time (T, N, I), from h0 = 0, and the cell's cache. Unchecked."
+    state0 = self.cell_type.zero_state(x_time.shape[1], self.hidden_size)
+    return self.cell_type.forward(x_time, state0, self.params, self.activation, workspace)
 
-    def cell_backward(self, dh_out, cache, truncate=None):
-        """BPTT through the cell for dh_out (T, N, H), the loss's direct share at each h_t, and the `cell_forward`
-        cache: (dx (T, N, I), dh0 (N, H), grads of the cell's parameters, total dL/dh_t (T, N, H))."""
-        return self.cell_type.backward(dh_out, cache, truncate)
+@patch
+def cell_backward(self: RNN, dh_out, cache, truncate=None):
+    """BPTT through the cell for dh_out (T, N, H), the loss's direct share at each h_t, and the `cell_forward`
+    cache: (dx (T, N, I), dh0 (N, H), grads of the cell's parameters, total dL/dh_t (T, N, H))."""
+    return self.cell_type.backward(dh_out, cache, truncate)
 
-    def _predict(self, x):
-        "Batch-first x (N, T, I), checked -> hidden states (N, T, H) and predictions (N, T, O), transposed views."
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported once, below, by name
-            h, _ = self.cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)))
-            y, _ = linear_forward(h, self.params["w_out"], self.params["b_out"])
-        check_result(y, "the predictions", x)
-        return h.transpose(1, 0, 2), y.transpose(1, 0, 2)
+@patch
+def _predict(self: RNN, x):
+    "Batch-first x (N, T, I), checked -> hidden states (N, T, H) and predictions (N, T, O), transposed views."
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported once, below, by name
+        h, _ = self.cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)))
+        y, _ = linear_forward(h, self.params["w_out"], self.params["b_out"])
+    check_result(y, "the predictions", x)
+    return h.transpose(1, 0, 2), y.transpose(1, 0, 2)
 
-    def hidden_states(self, x):
-        "Hidden states h (N, T, H) for x (N, T, I), or (T, H) for a single sequence (T, I)."
-        x, single = self._inputs(x)
-        h = self._predict(x)[0]
-        return h[0] if single else h
+@patch
+def hidden_states(self: RNN, x):
+    "Hidden states h (N, T, H) for x (N, T, I), or (T, H) for a single sequence (T, I)."
+    x, single = self._inputs(x)
+    h = self._predict(x)[0]
+    return h[0] if single else h
 
-    def forward(self, x):
-        "Predictions y (N, T, O) for x (N, T, I), or (T, O) for a single sequence (T, I)."
-        x, single = self._inputs(x)
-        y = self._predict(x)[1]
-        return y[0] if single else y
+@patch
+def forward(self: RNN, x):
+    "Predictions y (N, T, O) for x (N, T, I), or (T, O) for a single sequence (T, I)."
+    x, single = self._inputs(x)
+    y = self._predict(x)[1]
+    return y[0] if single else y
 
-    __call__ = forward
+RNN.__call__ = RNN.forward
 
-    def hidden_grads(self, x, dh_out):
-        """The total dL/dh_t of every step, (N, T, H), by the cell's BPTT, given x (N, T, I) and dh_out (N, T, H), the
-        share of dL/dh_t that reaches each h_t directly from its own step's output. (T, I) and (T, H) give (T, H)."""
-        x, single = self._inputs(x)
-        dh_out, dh_single = as_sequences(dh_out, "dh_out", self.hidden_size, "H")
-        if dh_single != single or dh_out.shape[:2] != x.shape[:2]:
-            raise ValueError(f"dh_out must match x in N and T: x has (N, T) = {x.shape[:2]}, "
-                             f"dh_out has {dh_out.shape[:2]}")
-        _, cell_cache = self.cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)))
-        dh_total = self.cell_backward(np.ascontiguousarray(dh_out.transpose(1, 0, 2)), cell_cache)[3]
-        dh_total = dh_total.transpose(1, 0, 2).copy()
-        return dh_total[0] if single else dh_total
+@patch
+def hidden_grads(self: RNN, x, dh_out):
+    """The total dL/dh_t of every step, (N, T, H), by the cell's BPTT, given x (N, T, I) and dh_out (N, T, H), the
+    share of dL/dh_t that reaches each h_t directly from its own step's output. (T, I) and (T, H) give (T, H)."""
+    x, single = self._inputs(x)
+    dh_out, dh_single = as_sequences(dh_out, "dh_out", self.hidden_size, "H")
+    if dh_single != single or dh_out.shape[:2] != x.shape[:2]:
+        raise ValueError(f"dh_out must match x in N and T: x has (N, T) = {x.shape[:2]}, "
+                         f"dh_out has {dh_out.shape[:2]}")
+    _, cell_cache = self.cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)))
+    dh_total = self.cell_backward(np.ascontiguousarray(dh_out.transpose(1, 0, 2)), cell_cache)[3]
+    dh_total = dh_total.transpose(1, 0, 2).copy()
+    return dh_total[0] if single else dh_total
 
-    def loss(self, x, y):
-        "The research notebook's loss for x (N, T, I), y (N, T, O): squared error summed over T and O, mean over N."
-        x, y = self.check_data(x, y)
-        with np.errstate(over="ignore", invalid="ignore"):
-            loss = squared_error(self._predict(x)[1], y)
-        return check_result(loss, "the loss", x, y)
+# %% ../nbs/06_rnn.ipynb #17523f88
+@patch
+def loss(self: RNN, x, y):
+    "The research notebook's loss for x (N, T, I), y (N, T, O): squared error summed over T and O, mean over N."
+    x, y = self.check_data(x, y)
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss = squared_error(self._predict(x)[1], y)
+    return check_result(loss, "the loss", x, y)
 
-    metric_name = "mse"
+RNN.metric_name = "mse"  # the name under which fit records `metric`
 
-    def metric(self, x, y):
-        "The wave task's metric: the mean squared error per step and output of the predictions for x against y."
-        x, y = self.check_data(x, y)
-        return float(np.mean((self._predict(x)[1] - y) ** 2))
+@patch
+def metric(self: RNN, x, y):
+    "The wave task's metric: the mean squared error per step and output of the predictions for x against y."
+    x, y = self.check_data(x, y)
+    return float(np.mean((self._predict(x)[1] - y) ** 2))
 
-    def loss_and_grads(self, x, y, truncate=None):
-        """`(loss, grads)` for x (N, T, I) and y (N, T, O): the loss as a float, and its gradient for every
-        parameter, a dict with the keys and shapes of `params`. `truncate=k` cuts gradients every k steps."""
-        x, y = self.check_data(x, y)
-        if truncate is not None:
-            check_size(truncate, "truncate")
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported once, below, by name
-            h, cell_cache = self.cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)), self._workspace)
-            y_time, readout_cache = linear_forward(h, self.params["w_out"], self.params["b_out"])
-            y_pred = y_time.transpose(1, 0, 2)
-            loss = check_result(squared_error(y_pred, y), "the loss", x, y)
-            dh_out, dw_out, db_out = linear_backward(squared_error_grad(y_pred, y).transpose(1, 0, 2), readout_cache)
-            grads = self.cell_backward(dh_out, cell_cache, truncate)[2]
-        grads.update(w_out=dw_out, b_out=db_out)
-        for name, grad in grads.items():
-            check_result(grad, f"the gradient of {name}", x, y)
-        return loss, {name: grads[name] for name in self.params}
+@patch
+def loss_and_grads(self: RNN, x, y, truncate=None):
+    """`(loss, grads)` for x (N, T, I) and y (N, T, O): the loss as a float, and its gradient for every
+    parameter, a dict with the keys and shapes of `params`. `truncate=k` cuts gradients every k steps."""
+    x, y = self.check_data(x, y)
+    if truncate is not None:
+        check_size(truncate, "truncate")
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported once, below, by name
+        h, cell_cache = self.cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)), self._workspace)
+        y_time, readout_cache = linear_forward(h, self.params["w_out"], self.params["b_out"])
+        y_pred = y_time.transpose(1, 0, 2)
+        loss = check_result(squared_error(y_pred, y), "the loss", x, y)
+        dh_out, dw_out, db_out = linear_backward(squared_error_grad(y_pred, y).transpose(1, 0, 2), readout_cache)
+        grads = self.cell_backward(dh_out, cell_cache, truncate)[2]
+    grads.update(w_out=dw_out, b_out=db_out)
+    for name, grad in grads.items():
+        check_result(grad, f"the gradient of {name}", x, y)
+    return loss, {name: grads[name] for name in self.params}

@@ -13,8 +13,12 @@ from .cell import Cell
 
 # %% ../nbs/03_rnn_cell.ipynb #a99b2cb4
 def rnn_step_forward(x_t, h_prev, params, activation="sigmoid"):
-    """One step on a batch: x_t (N, I), h_prev (N, H), params w_in (H, I), w_hidden (H, H), b_hidden (H,) -> h_next
-    (N, H), cache."""
+    """One step of the Elman cell on a batch.
+    x_t: (N, I) inputs of the step
+    h_prev: (N, H) hidden state before it
+    params: w_in (H, I), w_hidden (H, H), b_hidden (H,)
+    activation: 'sigmoid' or 'tanh'
+    Returns h_next (N, H) and the cache for `rnn_step_backward`."""
     f, _ = get_activation(activation)
     w_in, w_hidden = params["w_in"], params["w_hidden"]
     h_next = f(x_t @ w_in.T + h_prev @ w_hidden.T + params["b_hidden"])
@@ -22,8 +26,10 @@ def rnn_step_forward(x_t, h_prev, params, activation="sigmoid"):
 
 # %% ../nbs/03_rnn_cell.ipynb #1097634e
 def rnn_step_backward(dh_next, cache):
-    """Backward of `rnn_step_forward`: dh_next (N, H) -> dx_t (N, I), dh_prev (N, H), grads {w_in (H, I), w_hidden
-    (H, H), b_hidden (H,)}."""
+    """Backward of `rnn_step_forward`.
+    dh_next: (N, H) total gradient reaching h_next
+    cache: from `rnn_step_forward`
+    Returns dx_t (N, I), dh_prev (N, H) and grads {w_in (H, I), w_hidden (H, H), b_hidden (H,)}."""
     x_t, h_prev, h_next, w_in, w_hidden, activation = cache
     _, f_grad_from_output = get_activation(activation)
     da = dh_next * f_grad_from_output(h_next)
@@ -31,8 +37,13 @@ def rnn_step_backward(dh_next, cache):
 
 # %% ../nbs/03_rnn_cell.ipynb #730040ca
 def rnn_forward(x, h0, params, activation="sigmoid", workspace=None):
-    """The cell over a batch, time first: x (T, N, I), h0 (N, H) -> hidden states h (T, N, H) and the cache for
-    `rnn_backward`."""
+    """The Elman cell over a batch, time first.
+    x: (T, N, I) inputs
+    h0: (N, H) initial state
+    params: w_in (H, I), w_hidden (H, H), b_hidden (H,)
+    activation: 'sigmoid' or 'tanh'
+    workspace: a dict that keeps work arrays between calls, or None
+    Returns the hidden states h (T, N, H) and the cache for `rnn_backward`."""
     f, _ = get_activation(activation)
     h_all = work_array(workspace, "rnn_states", (len(x) + 1, *h0.shape))
     h_all[0] = h0
@@ -47,8 +58,11 @@ def rnn_forward(x, h0, params, activation="sigmoid", workspace=None):
 
 # %% ../nbs/03_rnn_cell.ipynb #9aad2dfd
 def rnn_backward(dh_out, cache, truncate=None):
-    """BPTT in O(T): dh_out (T, N, H), the outputs' share of dL/dh_t -> dx (T, N, I), dh0 (N, H), grads, and the total
-    dL/dh_t (T, N, H). `truncate=k` stops the gradient at the state entering steps k, 2k, ..."""
+    """BPTT in O(T).
+    dh_out: (T, N, H) the outputs' share of dL/dh_t
+    cache: from `rnn_forward`
+    truncate: k stops the gradient at the state entering steps k, 2k, ...; None for full BPTT
+    Returns dx (T, N, I), dh0 (N, H), grads shaped like params, and the total dL/dh_t (T, N, H)."""
     x, h_all, w_in, w_hidden, activation, workspace = cache
     if truncate is not None:
         check_size(truncate, "truncate")

@@ -17,9 +17,6 @@ from .rnn import CELLS, RNN
 from .data import make_sine_data, sine_wave, time_grid
 from .optim import make_optimizer
 from .fit import fit
-# Kept importable from here, where they lived before the loop and the checkpoints had chapters of their own.
-from .fit import History, NonFiniteError, CallbackError  # noqa: F401
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: F401
 
 # %% ../nbs/12_training.ipynb #901524ff
 def plot_loss(history):
