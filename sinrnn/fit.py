@@ -157,6 +157,9 @@ class _Run:
             self.optimizer.step(params, grads)
             if not all(np.isfinite(value).all() for value in params.values()):
                 raise NonFiniteError("the update made a parameter non-finite")
+        except FloatingPointError as err:  # the optimiser refused a step that overflows, and wrote nothing
+            self.restore()
+            raise NonFiniteError("the update made a parameter non-finite") from err
         except BaseException:
             self.restore()
             raise
@@ -187,6 +190,10 @@ def _run_callbacks(callbacks, model, history):
                                 f"{err}; .history holds the {len(history)} completed epochs", history) from err
     try:
         model.check_params()
+        for name, value in model.params.items():
+            # checked here, after the callback that did it, and not at the next step, where it would cost the history
+            if not value.flags.writeable:
+                raise ValueError(f"params[{name!r}] is read-only, so no step can update it")
     except ValueError as err:
         history.stop_reason = "callback-error"
         raise CallbackError(f"after the callbacks of epoch {len(history) - 1} the parameters are unusable: {err}",

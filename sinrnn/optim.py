@@ -23,6 +23,11 @@ def _check_grads(params, grads, buffers=()):
                 raise ValueError(f"{what}[{name!r}] must have the shape of params[{name!r}] {value.shape}, "
                                  f"got {np.shape(arrays[name])}")
     for name, value in grads.items():
+        # a complex or object gradient would pass the shape check and fail only when written, halfway through
+        kind = np.asarray(value).dtype.kind
+        if kind not in "fiu":
+            raise ValueError(f"grads[{name!r}] must hold real numbers, got dtype {np.asarray(value).dtype}; no "
+                             f"parameter was changed")
         if not np.isfinite(value).all():
             raise ValueError(f"grads[{name!r}] contains NaN or infinite values; no parameter was changed")
     for name, value in params.items():
@@ -39,6 +44,12 @@ class Optimizer:
 
     def _commit(self, state, params, new_params):
         # One attribute store swaps in the whole new state; then the parameters are written. See "Atomic steps".
+        computed = [(f"params[{k!r}]", v) for k, v in new_params.items()] + [
+            (f"{buffer}[{k!r}]", v) for buffer in self.buffer_names for k, v in (state[buffer] or {}).items()]
+        for what, value in computed:
+            if not np.isfinite(value).all():
+                raise FloatingPointError(f"this step would make {what} infinite or NaN: the gradient or the learning "
+                                         f"rate is too large; no parameter was changed")
         self.state = state
         for k, value in new_params.items():
             np.copyto(params[k], value)
