@@ -15,6 +15,7 @@ from .activations import squared_error, squared_error_grad
 from .rnn_cell import ELMAN
 from .lstm import LSTM
 from .gru import GRU
+from .mgu import MGU
 
 # %% ../nbs/06_rnn.ipynb #2b6e9218
 def linear_forward(h, w_out, b_out):
@@ -36,7 +37,7 @@ def linear_backward(dy, cache):
     return dh, rows.T @ h.reshape(len(rows), -1), rows.sum(axis=0)
 
 # %% ../nbs/06_rnn.ipynb #37c0cd74
-CELLS = {cell.name: cell for cell in (ELMAN, LSTM, GRU)}  # every cell a model can have, by its name
+CELLS = {cell.name: cell for cell in (ELMAN, LSTM, GRU, MGU)}  # every cell a model can have, by its name
 INITS = ("uniform", "glorot")
 
 def param_shapes(cell, input_size, hidden_size, output_size):
