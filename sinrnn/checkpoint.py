@@ -229,9 +229,7 @@ def _from_arrays(arrays):
         if params[name].shape != shape:
             raise ValueError(f"params[{name!r}] must be a float64 numpy.ndarray of shape {shape}, got shape "
                              f"{params[name].shape}")
-    model = RNN(**config)
-    model.params = {name: params[name] for name in shapes}
-    model.check_params()
+    model = RNN(**config, params={name: params[name] for name in shapes})
 
     optimizer = None
     state = _group(arrays, "optimizer.")

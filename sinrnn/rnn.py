@@ -100,16 +100,21 @@ def param_shapes_of(config):
 
 class RNN:
     """A recurrent cell (a name in `CELLS`) with a linear read-out: x (N, T, I) -> y (N, T, O), parameters in
-    `params`. `activation=None` is the cell's own: sigmoid for the rnn cell, fixed for the gated ones."""
+    `params`. `activation=None` is the cell's own: sigmoid for the rnn cell, fixed for the gated ones. `params`, a dict
+    of arrays, is used as the parameters, checked, instead of drawing them from `seed`."""
     def __init__(self, input_size, hidden_size, output_size, activation=None, init="uniform", seed=None,
-                 cell="rnn"):
+                 cell="rnn", params=None):
         _checked_shapes(cell, input_size, hidden_size, output_size)
         self.input_size, self.hidden_size, self.output_size = int(input_size), int(hidden_size), int(output_size)
         # the name, as configs, checkpoints and the command line give it, and the Cell it names
         self.cell, self.cell_type = cell, CELLS[cell]
         self.activation = self.cell_type.check_activation(activation)
         self.init = _check_choice(init, "init", INITS)
-        self.params = init_params(self.input_size, self.hidden_size, self.output_size, init, check_seed(seed), cell)
+        if params is None:
+            self.params = init_params(self.input_size, self.hidden_size, self.output_size, init, check_seed(seed), cell)
+        else:  # a model read back from a file: nothing to draw, and nothing drawn only to be overwritten
+            self.params = params
+            self.check_params()
         # work arrays that loss_and_grads keeps between calls of one shape; not part of the model
         self._workspace = {}
 
