@@ -79,7 +79,7 @@ def bench_bptt(cell="rnn", hidden_size=100, seq_len=50, batch_size=5, repeat=20,
     ratios = {f"{name}/sinrnn": t / times["sinrnn"] for name, t in times.items() if name not in ("sinrnn", "floor")}
     ratios["sinrnn/floor"] = times["sinrnn"] / times["floor"]
     # torch has no sigmoid RNN: that cell's reference is an autograd loop over steps, the others torch's fused layers
-    reference = "autograd" if model.activation == "sigmoid" else "fused"
+    reference = "autograd" if model.activation == "sigmoid" else "fused" if model.cell_type.torch_name else None
     return {"times": times, "ratios": ratios, "torch_reference": reference}
 
 def bench_scaling(cell="rnn", lengths=(50, 100, 200), hidden_size=100, batch_size=5, repeat=20, seed=0):

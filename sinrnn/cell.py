@@ -28,6 +28,9 @@ def steps_backward(dh_out, cache, truncate=None):
     cell, caches, x_shape, state0 = cache
     if truncate is not None:
         check_size(truncate, "truncate")
+    expected = (len(caches), *state0[0].shape)
+    if np.shape(dh_out) != expected:
+        raise ValueError(f"dh_out must have shape (T, N, H) = {expected}, got {np.shape(dh_out)}")
     dx, dh_states = np.empty(x_shape), np.empty(dh_out.shape)
     dstate, grads = tuple(np.zeros_like(s) for s in state0), None
     for t in range(len(caches) - 1, -1, -1):

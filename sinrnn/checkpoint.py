@@ -120,6 +120,7 @@ def _read_entry(archive, info):
     return array.reshape(shape, order="F" if fortran_order else "C").copy()
 
 _KNOWN = {"format_version", "model_config", "optimizer_name", "task"}
+_MAX_DIRECTORY_RECORD = 46 + 64 + 32  # a directory record: fixed part, a checkpoint entry's name, a zip64 extra field
 
 def _check_directory(f, size):
     "Raise unless the zip's end record, read from the end of the open file `f` of `size` bytes, is a checkpoint's."
@@ -130,8 +131,12 @@ def _check_directory(f, size):
     if at < 0 or at + 22 > len(data):
         raise ValueError("no zip end record")
     entries, directory_size, directory_offset = struct.unpack("<HII", data[at + 10:at + 20])
-    if entries > MAX_ENTRIES:
-        raise ValueError(f"{entries} entries, more than a checkpoint's {MAX_ENTRIES}")
+    # zipfile walks the directory by its size, not its count, and a zip64 locator would override both
+    if entries > MAX_ENTRIES or directory_size > MAX_ENTRIES * _MAX_DIRECTORY_RECORD:
+        raise ValueError(f"a directory of {entries} entries in {directory_size} bytes, more than a checkpoint's "
+                         f"{MAX_ENTRIES} entries")
+    if at >= 20 and data[at - 20:at - 16] == b"PK\x06\x07":
+        raise ValueError("a zip64 directory, which no checkpoint needs")
     if directory_offset + directory_size > size:
         raise ValueError("the zip directory lies beyond the end of the file")
     f.seek(0)
@@ -145,20 +150,29 @@ def _check_infos(infos, size):
                      if name[:-4] not in _KNOWN and name.split(".")[0] not in ("params", "optimizer", "history"))
     if unknown:
         raise ValueError(f"unknown entries {unknown[:10]}")
-    for info in infos:
-        if max(info.file_size, info.compress_size) + info.header_offset > size:
+    end = 0
+    # entries must not overlap: each byte of the file may be read once, so the reading is bounded by its size
+    for info in sorted(infos, key=lambda info: info.header_offset):
+        if info.header_offset < end:
+            raise ValueError(f"entry {info.filename!r} overlaps the entry before it")
+        end = info.header_offset + 30 + len(info.filename) + max(info.file_size, info.compress_size)
+        if end > size:
             raise ValueError(f"entry {info.filename!r} declares {info.file_size} bytes, more than the file holds")
 
 def _read_arrays(path):
     "Every array of the checkpoint at `path` by name, read with bounded work; raise CheckpointError for bad content."
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
-    mode, size = os.stat(path).st_mode, os.stat(path).st_size
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(os.stat(path).st_mode):
         raise CheckpointError(f"{path} is not a regular file, so it cannot be a checkpoint")
-    if size > MAX_FILE_BYTES:
-        raise CheckpointError(f"{path} has {size:,} bytes, more than the largest checkpoint's {MAX_FILE_BYTES:,}")
-    with open(path, "rb") as f:
+    # opened without blocking, and checked again by what was opened: the path may have changed in between
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise CheckpointError(f"{path} is not a regular file, so it cannot be a checkpoint")
+        size = info.st_size
+        if size > MAX_FILE_BYTES:
+            raise CheckpointError(f"{path} has {size:,} bytes, more than the largest checkpoint's {MAX_FILE_BYTES:,}")
         if f.read(6) == b"\x93NUMPY":
             raise CheckpointError(f"{path} holds a single array, not a checkpoint (.npz)")
         try:

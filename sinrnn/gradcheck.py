@@ -58,6 +58,8 @@ def scaled_error(a, b):
         raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
     if not np.all(np.isfinite(a)):
         return float("inf")
+    if not np.all(np.isfinite(b)):
+        return float("inf")  # a reference that overflowed measures nothing
     difference = np.abs(a - b).max(initial=0.0)
     scale = np.abs(b).max(initial=0.0)
     if difference == 0.0:

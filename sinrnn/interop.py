@@ -9,7 +9,7 @@ __all__ = ['to_torch', 'from_torch', 'autograd_bound', 'module_grads', 'torch_lo
 import functools
 import numpy as np
 from .gradcheck import rounding_bound
-from .rnn import CELLS, RNN
+from .rnn import CELLS, RNN, param_shapes
 
 # %% ../nbs/07_torch.ipynb #89e15981
 def _import_torch():
@@ -117,7 +117,6 @@ def from_torch(module):
     as_array = lambda tensor: tensor.detach().cpu().numpy().astype(np.float64, copy=True)
     w_in, w_hidden = as_array(recurrent.weight_ih_l0), as_array(recurrent.weight_hh_l0)
     b_ih, b_hh = as_array(recurrent.bias_ih_l0), as_array(recurrent.bias_hh_l0)
-    model = RNN(w_in.shape[1], recurrent.hidden_size, readout.out_features, activation=activation, cell=cell)
     params = {"w_in": w_in, "w_hidden": w_hidden, "b_hidden": b_ih, "w_out": as_array(readout.weight),
               "b_out": as_array(readout.bias)}
     if CELLS[cell].recurrent_bias:
@@ -125,9 +124,9 @@ def from_torch(module):
     elif b_hh.any():
         # torch adds its two biases for these cells, so one sum computes the same function
         params["b_hidden"] = b_ih + b_hh
-    model.params = {name: params[name] for name in model.param_shapes}
-    model.check_params()
-    return model
+    shapes = param_shapes(cell, w_in.shape[1], recurrent.hidden_size, readout.out_features)
+    return RNN(w_in.shape[1], recurrent.hidden_size, readout.out_features, activation=activation, cell=cell,
+               params={name: params[name] for name in shapes})
 
 # %% ../nbs/07_torch.ipynb #ed1ab4a6
 def autograd_bound(model, x):
@@ -136,7 +135,8 @@ def autograd_bound(model, x):
     n_seq, n_steps = np.shape(x)[:2]
     gates = model.params["w_hidden"].shape[0] // model.hidden_size
     hidden = (gates + 2) * model.hidden_size
-    return rounding_bound(n_steps * (model.input_size + hidden + model.output_size + n_seq))
+    # 8: the element-wise products, sums and activations of one step, each within an ulp or two
+    return rounding_bound(n_steps * (model.input_size + hidden + model.output_size * (1 + n_seq) + n_seq + 8))
 
 # %% ../nbs/07_torch.ipynb #b7ddbdad
 def module_grads(module, model):
