@@ -74,9 +74,13 @@ nav.pages { font-family: var(--jp-ui-font-family); font-size: 90%; }
 def site_notebook(path:Path) -> tuple[nbformat.NotebookNode, int]:
     "`path` as the Pages build sees it after nbdev's processors, in nbconvert's terms; and its number of figures"
     nb = read_nb(path)
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # widgets print their repr
-        warnings.simplefilter('ignore')
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(io.StringIO()):  # widgets' repr
+        warnings.simplefilter('always')
         FilterDefaults()(nb)
+    for warning in caught:  # the build runs such a cell without the cells before it: it fails, or shows test code
+        if str(warning.message).startswith('Found cells containing imports and other code'):
+            raise ValueError(f'a cell mixes imports and other code: give its imports a cell of their own, or mark it '
+                             f'#| exec_doc if the page should run it\n{warning.message}')
     frontmatter = nb.frontmatter_
     nb = nbformat.reads(nb2str(nb), as_version=4)
     nb.metadata.pop('widgets', None)  # the widget state exec_show_docs saves: nbconvert would add widget JS for it
