@@ -18,16 +18,20 @@ import numpy as np
 from .rnn import MAX_PARAMETERS, RNN, param_shapes_of
 from .optim import OPTIMIZERS
 from .fit import History
+from .stack import MAX_LAYERS
 
 # %% ../nbs/11_checkpoint.ipynb #796fd844
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 # version 1 predates the gated cells: its model_config has no "cell"; versions 1 and 2 predate the tasks: a wave;
-# version 3's forecasters read waves unscaled, and are refused
-READABLE_VERSIONS = (1, 2, 3, 4)
+# version 3's forecasters read waves unscaled, and are refused; versions 1 to 4 predate stacks: their model_config
+# has no num_layers or bidirectional, which RNN then takes as one layer, one direction
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 TASKS = ("wave", "forecast", "classify")  # the wave is the research notebook's; the others have chapters of their own
 MAX_HEADER_BYTES = 4096  # an .npy header of a checkpoint entry is under 200 bytes
 MAX_STRING_CHARS = 4096  # model_config, optimizer_name and stop_reason are short strings
-MAX_ENTRIES = 256  # a checkpoint holds a few dozen: parameters, optimiser buffers, history columns
+# the deepest stack's parameters (4 arrays a layer and direction) and an optimiser's two buffers of each, and the
+# history's dozen columns: a few dozen entries for one layer
+MAX_ENTRIES = 3 * (4 * 2 * MAX_LAYERS + 2) + 64
 # the parameters of the largest model and an optimiser's two buffers of them, with room for the rest
 MAX_FILE_BYTES = 3 * 8 * MAX_PARAMETERS + 2 ** 24
 

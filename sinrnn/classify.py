@@ -85,9 +85,13 @@ class Classifier(Head):
             raise ValueError(f"x must have shape (N, T, I), a batch of sequences, got {x.shape[1:]}")
         return x, _check_labels(labels, len(x), self.model.output_size)
 
+    def _last(self, h):
+        "The state each direction reached last, h (T, N, D H) -> (N, D H): forward at step T, backward at step 1."
+        return np.concatenate([h[-1, :, :self.model.hidden_size], h[0, :, self.model.hidden_size:]], axis=-1)
+
     def _forward(self, x):
         h, cache = self.model.cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)))
-        pooled = h.mean(axis=0) if self.pool == "mean" else h[-1]
+        pooled = h.mean(axis=0) if self.pool == "mean" else self._last(h)
         return pooled @ self.params["w_out"].T + self.params["b_out"], pooled, cache, h.shape
 
     def logits(self, x):
@@ -119,8 +123,10 @@ class Classifier(Head):
         if self.pool == "mean":
             dh_out[:] = dpooled / T
         else:
-            dh_out[-1] = dpooled
-        grads = self.model.cell_backward(dh_out, cache)[2]
+            width = self.model.hidden_size  # the forward direction's; a backward one's last state is at the first step
+            dh_out[-1, :, :width] = dpooled[:, :width]
+            dh_out[0, :, width:] = dpooled[:, width:]
+        grads = self.model.cell_backward(dh_out, cache)[1]
         grads.update(w_out=dlogits.T @ pooled, b_out=dlogits.sum(axis=0))
         return cross_entropy(logits, labels), {name: grads[name] for name in self.params}
 

@@ -34,11 +34,13 @@ def task_of(name):
     return TASKS[name]
 
 def settings_from_args(recipe="default", epochs=None, lr=None, hidden_size=None, activation=None, optimizer=None,
-                       init=None, batch_size=None, clip=None, cell=None, task="wave"):
+                       init=None, batch_size=None, clip=None, cell=None, task="wave", num_layers=None,
+                       bidirectional=False):
     """The task's recipe's settings with the flags that were given (not None) replacing its own, each checked; raise
     naming a bad one."""
     overrides = dict(epochs=epochs, lr=lr, hidden_size=hidden_size, activation=activation, optimizer=optimizer,
-                     init=init, batch_size=batch_size, cell=cell)
+                     init=init, batch_size=batch_size, cell=cell, num_layers=num_layers,
+                     bidirectional=bidirectional or None)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if clip is not None:
         overrides["clip"] = check_real(clip, "clip", 0, float("inf")) or None
@@ -49,7 +51,7 @@ def settings_from_args(recipe="default", epochs=None, lr=None, hidden_size=None,
     if activation is None and settings["cell"] in CELLS and CELLS[settings["cell"]].activations == (None,):
         settings["activation"] = None  # a recipe's activation is for cells that take one; this cell has its own
     RNN(task.input_size, settings["hidden_size"], task.output_size, settings["activation"], settings["init"],
-        cell=settings["cell"])
+        cell=settings["cell"], num_layers=settings["num_layers"], bidirectional=settings["bidirectional"])
     make_optimizer(settings["optimizer"], settings["lr"])
     return settings
 
@@ -94,13 +96,15 @@ def train(recipe: str = "default",  # 'default', or for the wave task 'notebook'
           clip: float = None,  # clip the gradient's global norm to this; 0 turns clipping off (default: the recipe's)
           cell: str = None,  # the name of a cell in sinrnn.rnn.CELLS (default: the recipe's)
           task: str = "wave",  # 'wave' (the research notebook's), 'forecast' (continue a wave) or 'classify'
+          num_layers: int = None,  # layers of cells, each reading the states of the one below (default: 1)
+          bidirectional: bool = False,  # a second cell in each layer reads the waves backwards (not for forecast)
           no_progress: bool = False,  # hide the progress bar (shown when stdout is a terminal)
           ):
     "Train a recurrent model on sine waves and write model.npz, history.csv, loss.png and the task's figure into --out."
     matplotlib.use("Agg")
     try:
         settings = settings_from_args(recipe, epochs, lr, hidden_size, activation, optimizer, init, batch_size, clip,
-                                      cell, task)
+                                      cell, task, num_layers, bidirectional)
         check_seed(seed)
         prepare_out(out, task)
     except (ValueError, TypeError, OSError) as err:

@@ -9,6 +9,7 @@ __all__ = ['feedback_forward', 'feedback_backward', 'generate']
 import numpy as np
 from .checks import as_sequences, check_size
 from .rnn import CELLS, RNN
+from .stack import layer_suffix, stack_layers, stack_step_backward, stack_step_forward
 
 # %% ../nbs/13_feedback.ipynb #535b658f
 def _check_feed(feed, x, model):
@@ -19,6 +20,9 @@ def _check_feed(feed, x, model):
                          f"{feed.shape}")
     if feed[:, 0].any():
         raise ValueError("feed[:, 0] must be False: before the first step there is no prediction to feed back")
+    if model.bidirectional:
+        raise ValueError("a bidirectional model cannot feed its predictions back: its output at t reads the inputs "
+                         "after t, which a prediction fed back has not yet made")
     if feed.any() and model.input_size != model.output_size:
         raise ValueError(f"feeding predictions back needs input_size == output_size, got {model.input_size} and "
                          f"{model.output_size}")
@@ -39,17 +43,18 @@ def feedback_forward(model, x, feed, noise=None):
         if single or noise.shape[:2] != (N, T):
             raise ValueError(f"noise must have shape (N, T, O) = {(N, T, model.output_size)}, got {noise.shape}")
     w_out, b_out = model.params["w_out"], model.params["b_out"]
-    state = model.cell_type.zero_state(N, model.hidden_size)
+    layers = stack_layers(model.cell_type, model.params, model.num_layers, False)
+    states = [model.cell_type.zero_state(N, model.hidden_size) for _ in layers]
     y, h, caches = np.empty((T, N, model.output_size)), np.empty((T, N, model.hidden_size)), []
     for t in range(T):
         x_t = x[:, t]
         if t and feed[:, t].any():
             fed = y[t - 1] if noise is None else y[t - 1] + noise[:, t]
             x_t = np.where(feed[:, t, None], fed, x_t)
-        state, cache = model.cell_type.step_forward(x_t, state, model.params, model.activation)
-        caches.append(cache)
-        h[t] = state[0]
-        y[t] = state[0] @ w_out.T + b_out
+        states, step_caches = stack_step_forward(model.cell_type, x_t, states, layers, model.activation)
+        caches.append(step_caches)
+        h[t] = states[-1][0]
+        y[t] = h[t] @ w_out.T + b_out
     return y.transpose(1, 0, 2), (model, caches, h, feed)
 
 # %% ../nbs/13_feedback.ipynb #89b9734b
@@ -65,12 +70,12 @@ def feedback_backward(dy, cache, through=True):
     dy = np.array(np.transpose(dy, (1, 0, 2)), dtype=np.float64)
     T, N, _ = dy.shape
     grads = {name: np.zeros_like(value) for name, value in model.params.items()}
-    dstate = model.cell_type.zero_state(N, model.hidden_size)
+    dstates = [model.cell_type.zero_state(N, model.hidden_size) for _ in range(model.num_layers)]
     for t in reversed(range(T)):
-        dstate = (dstate[0] + dy[t] @ w_out,) + tuple(dstate[1:])
-        dx, dstate, step_grads = model.cell_type.step_backward(dstate, caches[t])
-        for name, grad in step_grads.items():
-            grads[name] += grad
+        dstates[-1] = (dstates[-1][0] + dy[t] @ w_out,) + tuple(dstates[-1][1:])
+        dx, dstates, step_grads = stack_step_backward(model.cell_type, dstates, caches[t])
+        for (layer, name), grad in step_grads.items():
+            grads[name + layer_suffix(layer, False)] += grad
         if through and t and feed[:, t].any():
             dy[t - 1] += np.where(feed[:, t, None], dx, 0.0)
     rows = dy.reshape(T * N, -1)

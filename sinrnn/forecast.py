@@ -87,6 +87,9 @@ class Forecaster(Head):
 
     def __init__(self, model, mode="closed", prefix=50, sampling=0.0, feedback_noise=0.0, seed=None):
         super().__init__(model)
+        if model.bidirectional:
+            raise ValueError("a forecaster predicts each step from the steps before it; a bidirectional model reads "
+                             "the steps after, so it cannot forecast")
         if model.input_size != model.output_size:
             raise ValueError(f"a forecaster reads its own predictions: the model needs input_size == output_size, "
                              f"got {model.input_size} and {model.output_size}")
@@ -248,4 +251,4 @@ def _forecast_plots(model, settings):
     return {"forecast.png": plot_forecast(model, prefix=settings["prefix"], train_len=settings["seq_len"])}
 
 FORECAST = Task("forecast", FORECAST_RECIPES, _forecast_data, _forecast_head, 1, 1, _forecast_plots,
-                "free-running MSE")
+                "free-running MSE", causal=True)

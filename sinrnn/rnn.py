@@ -16,6 +16,7 @@ from .rnn_cell import ELMAN
 from .lstm import LSTM
 from .gru import GRU
 from .mgu import MGU
+from .stack import check_stack, stack_backward, stack_forward, stack_layers, stack_param_shapes
 
 # %% ../nbs/06_rnn.ipynb #2b6e9218
 def linear_forward(h, w_out, b_out):
@@ -40,10 +41,12 @@ def linear_backward(dy, cache):
 CELLS = {cell.name: cell for cell in (ELMAN, LSTM, GRU, MGU)}  # every cell a model can have, by its name
 INITS = ("uniform", "glorot")
 
-def param_shapes(cell, input_size, hidden_size, output_size):
-    "The shape of every parameter of a model with `cell` (a key of `CELLS`) and sizes I, H, O, by name, in order."
-    shapes = CELLS[cell].param_shapes(input_size, hidden_size)
-    return {**shapes, "w_out": (output_size, hidden_size), "b_out": (output_size,)}
+def param_shapes(cell, input_size, hidden_size, output_size, num_layers=1, bidirectional=False):
+    """The shape of every parameter of a model with `cell` (a key of `CELLS`), sizes I, H, O, and a stack of
+    `num_layers` layers in one or both directions, by name, in order."""
+    shapes = stack_param_shapes(CELLS[cell], input_size, hidden_size, num_layers, bidirectional)
+    width = (2 if bidirectional else 1) * hidden_size  # what the read-out reads: the top layer's D H outputs
+    return {**shapes, "w_out": (output_size, width), "b_out": (output_size,)}
 
 MAX_PARAMETERS = 50_000_000  # 400 MB of float64: far beyond what a NumPy loop trains, small enough to allocate
 
@@ -52,21 +55,23 @@ def _check_choice(value, name, choices):
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
 
-def _checked_shapes(cell, input_size, hidden_size, output_size):
+def _checked_shapes(cell, input_size, hidden_size, output_size, num_layers=1, bidirectional=False):
     "`param_shapes` after checking every argument, and the total size against `MAX_PARAMETERS`."
     sizes = [check_size(value, name) for value, name in
              [(input_size, "input_size"), (hidden_size, "hidden_size"), (output_size, "output_size")]]
-    shapes = param_shapes(_check_choice(cell, "cell", CELLS), *sizes)
+    check_stack(num_layers, bidirectional)
+    shapes = param_shapes(_check_choice(cell, "cell", CELLS), *sizes, num_layers, bidirectional)
     total = sum(math.prod(shape) for shape in shapes.values())
     if total > MAX_PARAMETERS:
         raise ValueError(f"input_size={sizes[0]}, hidden_size={sizes[1]}, output_size={sizes[2]} give a {cell} of "
                          f"{total:,} parameters, more than sinrnn's limit of {MAX_PARAMETERS:,}")
     return shapes
 
-def init_params(input_size, hidden_size, output_size, init="uniform", rng=None, cell="rnn"):
+def init_params(input_size, hidden_size, output_size, init="uniform", rng=None, cell="rnn", num_layers=1,
+                bidirectional=False):
     """Parameters as a dict of float64 arrays with the shapes of `param_shapes`, drawn by `init` from the seed or
     Generator `rng`."""
-    shapes = _checked_shapes(cell, input_size, hidden_size, output_size)
+    shapes = _checked_shapes(cell, input_size, hidden_size, output_size, num_layers, bidirectional)
     rng = np.random.default_rng(check_seed(rng, "rng"))
     if _check_choice(init, "init", INITS) == "uniform":
         return {name: rng.uniform(-1.0, 1.0, shape) for name, shape in shapes.items()}
@@ -77,7 +82,8 @@ def init_params(input_size, hidden_size, output_size, init="uniform", rng=None, 
         limit = np.sqrt(6.0 / (fan_out + shape[1])) if len(shape) == 2 else 0.0
         params[name] = rng.uniform(-limit, limit, shape) if name.startswith("w") else np.zeros(shape)
     if CELLS[cell].init is not None:
-        CELLS[cell].init(params, hidden_size)
+        for _, _, layer_params in stack_layers(CELLS[cell], params, num_layers, bidirectional):
+            CELLS[cell].init(layer_params, hidden_size)
     return params
 
 # %% ../nbs/06_rnn.ipynb #efa8986c
@@ -91,27 +97,34 @@ def check_result(value, what, x, y=None):
 
 def param_shapes_of(config):
     "The parameter shapes of `RNN(**config)` for a dict `config`, its keys, sizes and cell checked, not building it."
-    unknown = sorted(set(config) - {"input_size", "hidden_size", "output_size", "activation", "init", "cell", "seed"})
+    unknown = sorted(set(config) - {"input_size", "hidden_size", "output_size", "activation", "init", "cell", "seed",
+                                    "num_layers", "bidirectional"})
     missing = sorted({"input_size", "hidden_size", "output_size"} - set(config))
     if unknown or missing:
         raise ValueError(f"model settings: unknown {unknown}, missing {missing}")
     sizes = config["input_size"], config["hidden_size"], config["output_size"]
-    return _checked_shapes(config.get("cell", "rnn"), *sizes)
+    return _checked_shapes(config.get("cell", "rnn"), *sizes, config.get("num_layers", 1),
+                           config.get("bidirectional", False))
 
 class RNN:
-    """A recurrent cell (a name in `CELLS`) with a linear read-out: x (N, T, I) -> y (N, T, O), parameters in
-    `params`. `activation=None` is the cell's own: sigmoid for the rnn cell, fixed for the gated ones. `params`, a dict
-    of arrays, is used as the parameters, checked, instead of drawing them from `seed`."""
+    """A recurrent cell (a name in `CELLS`), in `num_layers` layers of one or both directions, with a linear read-out:
+    x (N, T, I) -> y (N, T, O), parameters in `params`. `activation=None` is the cell's own: sigmoid for the rnn
+    cell, fixed for the gated ones. `params`, a dict of arrays, is used as the parameters, checked, instead of drawing
+    them from `seed`."""
     def __init__(self, input_size, hidden_size, output_size, activation=None, init="uniform", seed=None,
-                 cell="rnn", params=None):
-        _checked_shapes(cell, input_size, hidden_size, output_size)
+                 cell="rnn", params=None, num_layers=1, bidirectional=False):
+        _checked_shapes(cell, input_size, hidden_size, output_size, num_layers, bidirectional)
         self.input_size, self.hidden_size, self.output_size = int(input_size), int(hidden_size), int(output_size)
+        self.num_layers, self.bidirectional = int(num_layers), bool(bidirectional)
+        # the width of the top layer's output, D H, which the read-out reads
+        self.top_size = (2 if self.bidirectional else 1) * self.hidden_size
         # the name, as configs, checkpoints and the command line give it, and the Cell it names
         self.cell, self.cell_type = cell, CELLS[cell]
         self.activation = self.cell_type.check_activation(activation)
         self.init = _check_choice(init, "init", INITS)
         if params is None:
-            self.params = init_params(self.input_size, self.hidden_size, self.output_size, init, check_seed(seed), cell)
+            self.params = init_params(self.input_size, self.hidden_size, self.output_size, init, check_seed(seed), cell,
+                                      self.num_layers, self.bidirectional)
         else:  # a model read back from a file: nothing to draw, and nothing drawn only to be overwritten
             self.params = params
             self.check_params()
@@ -125,12 +138,14 @@ class RNN:
     def config(self):
         "The constructor arguments that define the architecture, as a dict."
         return dict(input_size=self.input_size, hidden_size=self.hidden_size, output_size=self.output_size,
-                    activation=self.activation, init=self.init, cell=self.cell)
+                    activation=self.activation, init=self.init, cell=self.cell, num_layers=self.num_layers,
+                    bidirectional=self.bidirectional)
 
     @property
     def param_shapes(self):
         "The shape each parameter must have, by name."
-        return param_shapes(self.cell, self.input_size, self.hidden_size, self.output_size)
+        return param_shapes(self.cell, self.input_size, self.hidden_size, self.output_size, self.num_layers,
+                            self.bidirectional)
 
     def check_params(self):
         """Raise if `params` is not a dict with exactly the right names, each a finite float64 ndarray of the right
@@ -169,19 +184,20 @@ class RNN:
 # %% ../nbs/06_rnn.ipynb #3b4a8c16
 @patch
 def cell_forward(self: RNN, x_time, workspace=None):
-    "Hidden states h (T, N, H) for time-major x_time (T, N, I), from h0 = 0, and the cell's cache. Unchecked."
-    state0 = self.cell_type.zero_state(x_time.shape[1], self.hidden_size)
-    return self.cell_type.forward(x_time, state0, self.params, self.activation, workspace)
+    """The top layer's states h (T, N, D H) for time-major x_time (T, N, I), every layer from a zero state, and the
+    cache. Unchecked."""
+    return stack_forward(self.cell_type, x_time, self.params, self.num_layers, self.bidirectional, self.activation,
+                         workspace)
 
 @patch
 def cell_backward(self: RNN, dh_out, cache, truncate=None):
-    """BPTT through the cell for dh_out (T, N, H), the loss's direct share at each h_t, and the `cell_forward`
-    cache: (dx (T, N, I), dh0 (N, H), grads of the cell's parameters, total dL/dh_t (T, N, H))."""
-    return self.cell_type.backward(dh_out, cache, truncate)
+    """BPTT through the cells for dh_out (T, N, D H), the loss's direct share at each top state, and the
+    `cell_forward` cache: (dx (T, N, I), grads of the cells' parameters, the top layer's total dL/dh_t)."""
+    return stack_backward(dh_out, cache, truncate)
 
 @patch
 def _predict(self: RNN, x):
-    "Batch-first x (N, T, I), checked -> hidden states (N, T, H) and predictions (N, T, O), transposed views."
+    "Batch-first x (N, T, I), checked -> top states (N, T, D H) and predictions (N, T, O), transposed views."
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported once, below, by name
         h, _ = self.cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)))
         y, _ = linear_forward(h, self.params["w_out"], self.params["b_out"])
@@ -190,7 +206,7 @@ def _predict(self: RNN, x):
 
 @patch
 def hidden_states(self: RNN, x):
-    "Hidden states h (N, T, H) for x (N, T, I), or (T, H) for a single sequence (T, I)."
+    "The top layer's states h (N, T, D H) for x (N, T, I), or (T, D H) for a single sequence (T, I)."
     x, single = self._inputs(x)
     h = self._predict(x)[0]
     return h[0] if single else h
@@ -206,15 +222,16 @@ RNN.__call__ = RNN.forward
 
 @patch
 def hidden_grads(self: RNN, x, dh_out):
-    """The total dL/dh_t of every step, (N, T, H), by the cell's BPTT, given x (N, T, I) and dh_out (N, T, H), the
-    share of dL/dh_t that reaches each h_t directly from its own step's output. (T, I) and (T, H) give (T, H)."""
+    """The total dL/dh_t at the top layer's every step, (N, T, D H), by BPTT, given x (N, T, I) and dh_out
+    (N, T, D H), the share of dL/dh_t that reaches each h_t directly from its own step's output. (T, I) and (T, D H)
+    give (T, D H)."""
     x, single = self._inputs(x)
-    dh_out, dh_single = as_sequences(dh_out, "dh_out", self.hidden_size, "H")
+    dh_out, dh_single = as_sequences(dh_out, "dh_out", self.top_size, "2H" if self.bidirectional else "H")
     if dh_single != single or dh_out.shape[:2] != x.shape[:2]:
         raise ValueError(f"dh_out must match x in N and T: x has (N, T) = {x.shape[:2]}, "
                          f"dh_out has {dh_out.shape[:2]}")
     _, cell_cache = self.cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)))
-    dh_total = self.cell_backward(np.ascontiguousarray(dh_out.transpose(1, 0, 2)), cell_cache)[3]
+    dh_total = self.cell_backward(np.ascontiguousarray(dh_out.transpose(1, 0, 2)), cell_cache)[2]
     dh_total = dh_total.transpose(1, 0, 2).copy()
     return dh_total[0] if single else dh_total
 
@@ -248,7 +265,7 @@ def loss_and_grads(self: RNN, x, y, truncate=None):
         y_pred = y_time.transpose(1, 0, 2)
         loss = check_result(squared_error(y_pred, y), "the loss", x, y)
         dh_out, dw_out, db_out = linear_backward(squared_error_grad(y_pred, y).transpose(1, 0, 2), readout_cache)
-        grads = self.cell_backward(dh_out, cell_cache, truncate)[2]
+        grads = self.cell_backward(dh_out, cell_cache, truncate)[1]
     grads.update(w_out=dw_out, b_out=db_out)
     for name, grad in grads.items():
         check_result(grad, f"the gradient of {name}", x, y)

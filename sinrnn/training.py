@@ -106,25 +106,31 @@ class Task:
     """What a task brings to the shared engine: its `recipes`, `make_data(settings, data_rng, valid_rng)` -> (train,
     valid) pairs, `make_head(model, settings, rng)` -> (head, callbacks), its model's input and output sizes,
     `plots` ((model, settings) -> {file name: Figure}) and `metric_label`, its validation metric's name in a
-    sentence."""
+    sentence. A `causal` task predicts each step from the steps before it, so its models read one direction."""
     def __init__(self, name, recipes, make_data, make_head, input_size, output_size, plots, metric_label,
-                 aliases=None):
+                 aliases=None, causal=False):
         self.name, self.recipes, self.make_data, self.make_head = name, recipes, make_data, make_head
         self.input_size, self.output_size, self.aliases = input_size, output_size, aliases or {}
-        self.plots, self.metric_label = plots, metric_label
+        self.plots, self.metric_label, self.causal = plots, metric_label, causal
 
     def __repr__(self):
         return f"Task({self.name!r}, recipes {sorted(self.recipes)})"
 
     def recipe_settings(self, recipe="default", **overrides):
-        "The settings of `recipe` (a key of `recipes`) with some replaced by `overrides`, as a new dict."
+        """The settings of `recipe` (a key of `recipes`) with some replaced by `overrides`, as a new dict; every recipe
+        is one layer of one direction unless `num_layers` or `bidirectional` say otherwise."""
         recipe = self.aliases.get(recipe, recipe) if isinstance(recipe, str) else recipe
         if not isinstance(recipe, str) or recipe not in self.recipes:
             raise ValueError(f"recipe must be one of {sorted(self.recipes)}, got {recipe!r}")
-        unknown = sorted(set(overrides) - set(self.recipes[recipe]))
+        settings = {"num_layers": 1, "bidirectional": False, **self.recipes[recipe]}
+        unknown = sorted(set(overrides) - set(settings))
         if unknown:
-            raise ValueError(f"unknown recipe settings {unknown}; known: {sorted(self.recipes[recipe])}")
-        return {**self.recipes[recipe], **overrides}
+            raise ValueError(f"unknown recipe settings {unknown}; known: {sorted(settings)}")
+        settings.update(overrides)
+        if self.causal and settings["bidirectional"] is True:
+            raise ValueError(f"the {self.name} task predicts each step from the steps before it; a bidirectional "
+                             f"model reads the steps after, so it cannot learn this task")
+        return settings
 
 class Head:
     """The base of a task's head on `model`, an `RNN`: the subclass brings the loss, its gradients and the metric;
@@ -175,7 +181,8 @@ def train_recipe(recipe="default", seed=0, progress=True, callbacks=(), task=WAV
     takes_one = settings["cell"] in CELLS and CELLS[settings["cell"]].activations != (None,)
     activation = settings["activation"] if takes_one or "activation" in overrides else None
     model = RNN(task.input_size, settings["hidden_size"], task.output_size, activation, settings["init"],
-                seed=init_rng, cell=settings["cell"])
+                seed=init_rng, cell=settings["cell"], num_layers=settings["num_layers"],
+                bidirectional=settings["bidirectional"])
     head, task_callbacks = task.make_head(model, settings, head_rng)
     optimizer = make_optimizer(settings["optimizer"], settings["lr"])
     callbacks = list(callbacks) + task_callbacks
