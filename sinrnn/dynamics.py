@@ -64,6 +64,9 @@ def grad_norm_bound(model, x, y):
     along the sequence, and the cruder (max f' * sigma_max(W_hidden))^(T-t). For the rnn cell only."""
     if model.cell_type is not ELMAN:
         raise ValueError(f"the bound is for the rnn cell, whose Jacobian is diag(f') W_hidden; got a {model.cell}")
+    if model.num_layers > 1 or model.bidirectional:
+        raise ValueError("the bound is for one layer run forwards, whose states alone carry the gradient back; got "
+                         f"{model.num_layers} layer(s){', bidirectional' if model.bidirectional else ''}")
     p, h = model.params, _hidden_states(model, x, y)
     slopes = h * (1 - h) if model.activation == "sigmoid" else 1 - h ** 2  # f'(a) from the output h = f(a)
     last = 2 * (h[:, -1] @ p["w_out"].T + p["b_out"] - y[:, -1]) @ p["w_out"] / len(x)

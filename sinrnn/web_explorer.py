@@ -119,6 +119,10 @@ class WebExplorer:
             if model.cell_type.javascript is None:
                 raise ValueError(f"model {name!r}: the {model.cell} cell has no step in JavaScript, so the page cannot "
                                  f"run it")
+            if model.num_layers > 1 or model.bidirectional:
+                both = ", bidirectional" if model.bidirectional else ""
+                raise ValueError(f"model {name!r} has {model.num_layers} layer(s){both}: the page runs one layer "
+                                 "forwards")
         self.models, self.training_ranges = models, dict(training_ranges)
         self.defaults = {"frequency": frequency, "phase": phase, "amplitude": amplitude, "T": seq_len}
         for name, low, high, step in _SLIDERS:
