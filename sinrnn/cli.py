@@ -6,7 +6,9 @@
 __all__ = ['TASKS', 'OUTPUTS', 'task_of', 'settings_from_args', 'prepare_out', 'train', 'main']
 
 # %% ../nbs/16_cli.ipynb #b582d7f5
+import contextlib
 import os
+import signal
 import sys
 import tempfile
 
@@ -27,11 +29,11 @@ from .classify import CLASSIFY
 # %% ../nbs/16_cli.ipynb #b9674fc4
 TASKS = {task.name: task for task in (WAVE, FORECAST, CLASSIFY)}
 
-def task_of(name):
-    "The `Task` called `name`, a key of `TASKS`; raise naming `task` otherwise."
-    if not isinstance(name, str) or name not in TASKS:
-        raise ValueError(f"task must be one of {list(TASKS)}, got {name!r}")
-    return TASKS[name]
+def task_of(task):
+    "The `Task` called `task`, a key of `TASKS`; raise naming `task` otherwise."
+    if not isinstance(task, str) or task not in TASKS:
+        raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}")
+    return TASKS[task]
 
 def settings_from_args(recipe="default", epochs=None, lr=None, hidden_size=None, activation=None, optimizer=None,
                        init=None, batch_size=None, clip=None, cell=None, task="wave", num_layers=None,
@@ -63,6 +65,9 @@ OUTPUTS = {"wave": ("model.npz", "history.csv", "loss.png", "predictions.png"),
 def prepare_out(out, task="wave"):
     """Create the folder `out` if it is missing and check that the task's `OUTPUTS` can be written in it; raise
     `OSError` otherwise."""
+    if not isinstance(out, (str, os.PathLike)) or not os.fspath(out):
+        raise TypeError(f"out must be a folder's path, a non-empty str or os.PathLike, got {out!r}")
+    task_of(task)
     os.makedirs(out, exist_ok=True)
     with tempfile.TemporaryFile(dir=out):
         pass
@@ -82,6 +87,17 @@ def _write_outputs(out, model, optimizer, history, task, settings):
 def _fail(message, status):
     print(f"sinrnn_train: error: {message}", file=sys.stderr)
     sys.exit(status)
+
+@contextlib.contextmanager
+def _ctrl_c_deferred():
+    """Within the block, Ctrl-C (SIGINT) is noted in the list it yields instead of raised, so that what the block
+    writes is finished; the previous handler is back after it."""
+    noted = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 def train(recipe: str = "default",  # 'default', or for the wave task 'notebook' (the research notebook's SGD run)
           out: str = "sinrnn_run",  # folder for model.npz, history.csv, loss.png and the task's figure; made if missing
@@ -116,28 +132,39 @@ def train(recipe: str = "default",  # 'default', or for the wave task 'notebook'
         _fail(err, 1)
     except MemoryError:
         _fail(f"not enough memory to train a model of hidden_size {settings['hidden_size']}", 1)
-    try:
-        _write_outputs(out, model, optim, history, TASKS[task], settings)
-    except OSError as err:  # the disk filled up, or the folder changed while training
-        _fail(f"could not write the results into {out}: {err}", 1)
-    if show_progress:
-        print()  # the progress bar leaves its line unfinished
-    final = f"{history.train_loss[-1]:.6g}" if len(history) else "none"
-    metric = f"{history.valid_metric[-1]:.6g}" if history.valid_metric else "none"
-    elapsed = history.elapsed[-1] if len(history) else 0.0
-    print(f"final loss {final}, {TASKS[task].metric_label} {metric} after {len(history)} epochs in {elapsed:.1f} s "
-          f"(task {task}, recipe {recipe}, cell {model.cell}, stopped: {history.stop_reason}); wrote {out}")
-    if history.interrupted:
-        sys.exit(130)  # the Unix convention for a run stopped by Ctrl-C, once everything is written
+    with _ctrl_c_deferred() as ctrl_c:  # files half written would be worse than a second's wait
+        try:
+            _write_outputs(out, model, optim, history, TASKS[task], settings)
+        except OSError as err:  # the disk filled up, or the folder changed while training
+            _fail(f"could not write the results into {out}: {err}", 1)
+        if show_progress:
+            print()  # the progress bar leaves its line unfinished
+        final = f"{history.train_loss[-1]:.6g}" if len(history) else "none"
+        metric = f"{history.valid_metric[-1]:.6g}" if history.valid_metric else "none"
+        elapsed = history.elapsed[-1] if len(history) else 0.0
+        late = "; Ctrl-C came while writing, which finished first" if ctrl_c and not history.interrupted else ""
+        print(f"final loss {final}, {TASKS[task].metric_label} {metric} after {len(history)} epochs in {elapsed:.1f} "
+              f"s (task {task}, recipe {recipe}, cell {model.cell}, stopped: {history.stop_reason}); wrote {out}{late}")
+        if history.interrupted or ctrl_c:
+            sys.exit(130)  # the Unix convention for a run stopped by Ctrl-C, once everything is written
 
 def main():
     "The `sinrnn_train` command: the flags of `train`, parsed from the command line; a bad one is one line on stderr."
-    parser = anno_parser(train, prog="sinrnn_train")
-    # argparse's own complaints (a flag of the wrong type) get the same one line as every other error, not its usage
-    parser.error = lambda message: _fail(message, 2)
-    args = vars(parser.parse_args())
-    args.pop("pdb"), args.pop("xtra")  # fastcore's debugging flags, which this command does not offer
-    train(**args)
+    try:
+        parser = anno_parser(train, prog="sinrnn_train")
+        # argparse's own complaints (a flag of the wrong type) get the same one line as every other error
+        parser.error = lambda message: _fail(message, 2)
+        args = vars(parser.parse_args())
+        # fastcore adds two debugging flags, which this command does not offer
+        given = [f"--{flag}" for flag, unset in (("pdb", False), ("xtra", None)) if args.pop(flag) != unset]
+        if given:
+            _fail(f"unrecognized arguments: {' '.join(given)}", 2)
+        train(**args)
+    except KeyboardInterrupt:  # before training began: fit stops at Ctrl-C by itself, and writing waits for it
+        print("sinrnn_train: interrupted before training began; nothing was written", file=sys.stderr)
+        sys.exit(130)
+    finally:  # the command's work is done, or it has said why not: Ctrl-C while Python exits would print a traceback
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 if __name__ == "__main__" and "__file__" in globals():  # `python -m sinrnn.cli`; never in a notebook's kernel
     main()
