@@ -8,13 +8,23 @@ __all__ = ['bptt_problem', 'reference_grads', 'BPTTReport', 'locate_bptt_bug']
 # %% ../nbs/21_bughunt.ipynb #186c3da1
 import numpy as np
 import matplotlib.pyplot as plt
+from .checks import check_real, check_seed, check_size
 from .gradcheck import numerical_grad, rel_error
-from .rnn import CELLS, init_params
+from .rnn import CELLS, init_params, param_shapes_of
 
 # %% ../nbs/21_bughunt.ipynb #4e1369ce
+def _check_cell(cell):
+    "`cell`, if it names a registered cell; raise naming `cell` otherwise."
+    if not isinstance(cell, str) or cell not in CELLS:
+        raise ValueError(f"cell must be one of {list(CELLS)}, got {cell!r}")
+    return cell
+
 def bptt_problem(cell="rnn", n_steps=8, batch=2, inputs=2, hidden=3, seed=0):
     "A small random problem for `cell`: params (without the read-out), x (T, N, I), h0 (N, H) and G (T, N, H)."
-    rng = np.random.default_rng(seed)
+    _check_cell(cell)
+    for value, name in ((n_steps, "n_steps"), (batch, "batch"), (inputs, "inputs"), (hidden, "hidden")):
+        check_size(value, name)
+    rng = np.random.default_rng(check_seed(seed))
     params = init_params(inputs, hidden, 1, "glorot", rng, cell)
     del params["w_out"], params["b_out"]
     for name in params:
@@ -25,8 +35,13 @@ def bptt_problem(cell="rnn", n_steps=8, batch=2, inputs=2, hidden=3, seed=0):
 
 # %% ../nbs/21_bughunt.ipynb #8676ee04
 def _activation(cell, activation):
-    "`activation` for a cell that accepts one, None for a cell whose activations are fixed."
-    return None if CELLS[cell].activations == (None,) else activation
+    "`activation` for a cell that accepts one, None for a cell whose activations are fixed; raise if it cannot."
+    if CELLS[_check_cell(cell)].activations == (None,):
+        return None
+    if not (isinstance(activation, str) and activation in CELLS[cell].activations):
+        raise ValueError(f"activation must be one of {list(CELLS[cell].activations)} for the {cell} cell, got "
+                         f"{activation!r}")
+    return activation
 
 def _start(cell, h0):
     "The state before the first step: h0 (N, H), and zeros for the rest of the cell's state."
@@ -44,9 +59,29 @@ def _states(cell, x, state0, params, activation):
         states.append(state)
     return states
 
+def _finite_array(value, name, ndim):
+    "`value` as a float64 array of `ndim` axes, none empty, every entry finite; raise naming `name` otherwise."
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise ValueError(f"{name} must be an array of numbers: {err}") from None
+    if array.dtype.kind not in "iuf" or array.ndim != ndim or 0 in array.shape or not np.isfinite(array).all():
+        raise ValueError(f"{name} must be a finite real array of {ndim} axes, none empty, got {array.dtype} of shape "
+                         f"{array.shape}")
+    return array.astype(np.float64)
+
 def reference_grads(cell, params, x, h0, G, activation="sigmoid"):
     "Central-difference dx (T, N, I), dh0 (N, H), dL/dh_t (T, N, H) and parameter gradients of L = sum(G * h)."
     activation = _activation(cell, activation)
+    x, h0, G = (_finite_array(value, name, ndim) for value, name, ndim in ((x, "x", 3), (h0, "h0", 2), (G, "G", 3)))
+    if h0.shape[0] != x.shape[1] or G.shape != x.shape[:2] + h0.shape[1:]:
+        raise ValueError(f"h0 must have shape (N, H) and G (T, N, H) for x of shape (T, N, I) = {x.shape}, got "
+                         f"{h0.shape} and {G.shape}")
+    shapes = param_shapes_of({"input_size": x.shape[2], "hidden_size": h0.shape[1], "output_size": 1, "cell": cell})
+    shapes = {name: shape for name, shape in shapes.items() if name not in ("w_out", "b_out")}
+    if not isinstance(params, dict) or {k: np.shape(v) for k, v in params.items()} != shapes:
+        raise ValueError(f"params must be a dict of the {cell} cell's arrays, of shapes {shapes}")
+    params = {name: _finite_array(value, f"params[{name!r}]", len(shapes[name])) for name, value in params.items()}
     loss = lambda: float(np.sum(G * _run(cell, x, _start(cell, h0), params, activation)))
     dh = np.empty_like(G)
     for t, state in enumerate(_states(cell, x, _start(cell, h0), params, activation)):
@@ -64,14 +99,15 @@ class BPTTReport:
     def __init__(self, cell, dh_errors, dx_errors, dh0_error, param_errors, param_steps, tol):
         self.cell, self.dh_errors, self.dx_errors, self.dh0_error = cell, dh_errors, dx_errors, dh0_error
         self.param_errors, self.param_steps, self.tol = param_errors, param_steps, tol
-        wrong = [t for t in range(len(dh_errors) - 1, -1, -1) if max(dh_errors[t], dx_errors[t]) > tol]
+        # `not error <= tol` and not `error > tol`: a NaN error, from a NaN gradient, is wrong
+        wrong = [t for t in range(len(dh_errors) - 1, -1, -1) if not max(dh_errors[t], dx_errors[t]) <= tol]
         self.first_wrong_step = wrong[0] if wrong else None
-        self.wrong_params = sorted(name for name, err in param_errors.items() if err > tol)
+        self.wrong_params = sorted(name for name, err in param_errors.items() if not err <= tol)
 
     @property
     def ok(self):
         "True if every gradient the backward pass returned matches the references."
-        return self.first_wrong_step is None and not self.wrong_params and self.dh0_error <= self.tol
+        return self.first_wrong_step is None and not self.wrong_params and bool(self.dh0_error <= self.tol)
 
     @property
     def message(self):
@@ -79,7 +115,7 @@ class BPTTReport:
         if self.ok:
             return "Right: dL/dh, dL/dx and every parameter gradient match finite differences at every step."
         last, t, parts = len(self.dh_errors) - 1, self.first_wrong_step, []
-        if t is not None and self.dh_errors[t] > self.tol:
+        if t is not None and not self.dh_errors[t] <= self.tol:
             right = "" if t == last else f"right at step {last} and " if t + 1 == last else \
                 f"right at steps {last}…{t + 1} and "
             where = (f"look at the gradient your step {t + 1} carries back to step {t}, and at what step {t} adds "
@@ -91,13 +127,15 @@ class BPTTReport:
                                  for name in rest) if t < last else ""
             parts.append(f"dL/dh is right down to step {t}, but dL/dx at step {t} is wrong: look inside step {t}, "
                          f"at the slopes of its activations and the map back through w_in{cell_state}.")
-        elif self.dh0_error > self.tol:
+        elif not self.dh0_error <= self.tol:
             parts.append("dL/dh and dL/dx are right at every step, but dL/dh0 is wrong: look at what step 0 "
                          "carries back to the initial state.")
         else:
             parts.append("dL/dh and dL/dx are right at every step.")
         if self.wrong_params:
-            steps = ", ".join(f"{name} from step {self.param_steps[name]}" for name in self.wrong_params)
+            # a backward that is wrong for the whole sequence but for no prefix of it has no step to name
+            steps = ", ".join(name + (f" from step {self.param_steps[name]}" if name in self.param_steps else "")
+                              for name in self.wrong_params)
             parts.append(f"Wrong parameter gradients: {steps}: look at what that step adds to them.")
         return " ".join(parts)
 
@@ -122,23 +160,39 @@ class BPTTReport:
         return ax
 
 # %% ../nbs/21_bughunt.ipynb #38bb37ba
+def _returned(result, x, h0, params):
+    "What a backward returned for x (T, N, I) from h0 (N, H), checked to be (dx, dh0, grads, dh_states)."
+    if not isinstance(result, tuple) or len(result) != 4:
+        raise TypeError(f"backward must return a tuple (dx, dh0, grads, dh_states), got {type(result).__name__}")
+    expected = {"dx": x.shape, "dh0": h0.shape, "dh_states": x.shape[:2] + h0.shape[1:]}
+    for name, value in zip(("dx", "dh0", "grads", "dh_states"), result):
+        if name in expected and np.shape(value) != expected[name]:
+            raise ValueError(f"backward must return {name} of shape {expected[name]}, got {np.shape(value)}")
+    if not isinstance(result[2], dict) or set(result[2]) != set(params):
+        keys = sorted(result[2]) if isinstance(result[2], dict) else type(result[2]).__name__
+        raise ValueError(f"backward must return grads as a dict with the keys {sorted(params)}, got {keys}")
+    return result
+
 def locate_bptt_bug(backward, cell="rnn", activation="tanh", tol=1e-6, **problem):
     """Check `backward(dh_out, cache, truncate=None) -> (dx, dh0, grads, dh_states)` of `cell` step by step;
     returns a `BPTTReport`."""
+    if not callable(backward):
+        raise TypeError(f"backward must be a function (dh_out, cache, truncate=None), got {type(backward).__name__}")
+    tol = check_real(tol, "tol", 0, np.inf, low_open=True)
     params, x, h0, G = bptt_problem(cell, **problem)
     activation = _activation(cell, activation)
     forward = lambda n_steps: CELLS[cell].forward(x[:n_steps], _start(cell, h0), params, activation)[1]
-    run_backward = lambda n_steps: backward(G[:n_steps].copy(), forward(n_steps))
+    run_backward = lambda n_steps: _returned(backward(G[:n_steps].copy(), forward(n_steps)), x[:n_steps], h0, params)
     dx, dh0, grads, dh_states = run_backward(len(x))
     ref_dx, ref_dh0, ref_dh, ref_grads = reference_grads(cell, params, x, h0, G, activation)
     dh_errors = [rel_error(dh_states[t], ref_dh[t]) for t in range(len(x))]
     dx_errors = [rel_error(dx[t], ref_dx[t]) for t in range(len(x))]
     param_errors = {name: rel_error(grads[name], ref_grads[name]) for name in params}
     param_steps = {}
-    for name in (name for name, err in param_errors.items() if err > tol):
+    for name in (name for name, err in param_errors.items() if not err <= tol):
         for n_steps in range(1, len(x) + 1):
             ref = reference_grads(cell, params, x[:n_steps], h0, G[:n_steps], activation)[3][name]
-            if rel_error(run_backward(n_steps)[2][name], ref) > tol:
+            if not rel_error(run_backward(n_steps)[2][name], ref) <= tol:
                 param_steps[name] = n_steps - 1
                 break
     return BPTTReport(cell, dh_errors, dx_errors, rel_error(dh0, ref_dh0), param_errors, param_steps, tol)

@@ -15,8 +15,8 @@ import tempfile
 import zipfile
 
 import numpy as np
-from .rnn import MAX_PARAMETERS, RNN, param_shapes_of
-from .optim import OPTIMIZERS
+from .rnn import MAX_PARAMETERS, RNN, check_model, param_shapes_of
+from .optim import OPTIMIZERS, Optimizer
 from .fit import History
 from .stack import MAX_LAYERS
 
@@ -46,6 +46,8 @@ def _file_mode():
 
 def _check_optimizer(optimizer, model):
     "Raise unless the optimiser's state is valid, finite, and its buffers cover exactly the model's parameters."
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be None or a sinrnn Optimizer, got {type(optimizer).__name__}")
     state = optimizer.state_dict()
     type(optimizer).from_state_dict(state)
     _check_buffers(state, model.param_shapes)
@@ -74,9 +76,11 @@ def save_checkpoint(path, model, optimizer=None, history=None, task="wave"):
     "Write `model` trained for `task` (and optionally `optimizer` and `history`) to the `.npz` file `path`, atomically."
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
+    check_model(model)
+    if history is not None and not isinstance(history, History):
+        raise TypeError(f"history must be None or a History, got {type(history).__name__}")
     arrays = {"format_version": np.array(FORMAT_VERSION, dtype=np.int64),
               "model_config": np.array(json.dumps(model.config)), "task": np.array(_check_task(task))}
-    model.check_params()
     arrays.update({f"params.{k}": v for k, v in model.params.items()})
     if optimizer is not None:
         _check_optimizer(optimizer, model)

@@ -11,6 +11,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from .checks import as_sequences, check_real, check_seed, check_size
+from .rnn import check_model, check_result
 from .data import TIME_STEP, make_sine_data
 from .training import Head, Task
 
@@ -32,8 +33,9 @@ def _check_labels(labels, n_samples, n_classes, name="labels"):
         array = np.asarray(labels)
     except (ValueError, TypeError) as err:  # ragged nested lists, and objects NumPy cannot make an array of
         raise ValueError(f"{name} must be an array of class indices, got {type(labels).__name__}: {err}") from None
-    if array.shape != (n_samples,):
-        raise ValueError(f"{name} must have shape (N,) = ({n_samples},), one class per sequence, got {array.shape}")
+    if array.ndim != 1 or n_samples is not None and len(array) != n_samples:
+        expected = "(N,)" if n_samples is None else f"(N,) = ({n_samples},)"
+        raise ValueError(f"{name} must have shape {expected}, one class per sequence, got {array.shape}")
     if array.dtype.kind not in "iu":  # 1.0 may be a probability or a one-hot entry: class indices are ints
         raise TypeError(f"{name} must be integers (class indices), got dtype {array.dtype}")
     array = array.astype(np.int64)
@@ -41,20 +43,36 @@ def _check_labels(labels, n_samples, n_classes, name="labels"):
         raise ValueError(f"{name} must be in 0 ... {n_classes - 1}, got values from {array.min()} to {array.max()}")
     return array
 
+def _check_logits(logits, ndim=None):
+    "Logits as a finite float64 array with at least one class on its last axis (and `ndim` axes, if given)."
+    try:
+        array = np.asarray(logits)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise ValueError(f"logits must be an array of numbers: {err}") from None
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"logits must hold real numbers, got dtype {array.dtype}")
+    if array.ndim < 1 or (ndim is not None and array.ndim != ndim) or 0 in array.shape:
+        raise ValueError(f"logits must have shape {'(N, K)' if ndim == 2 else '(..., K)'} with every axis >= 1, got "
+                         f"{array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError("logits contains NaN or infinite values")
+    return array.astype(np.float64, copy=False)
+
 def log_softmax(logits):
     "The log of `softmax` along the last axis, by log-sum-exp: finite for any finite logits; same shape."
+    logits = _check_logits(logits)
     shifted = logits - np.max(logits, axis=-1, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
 
 def cross_entropy(logits, labels):
     "The mean over N of -log softmax(logits)[label]: logits (N, K), labels (N,) ints in 0 ... K-1 -> float."
-    logits = np.asarray(logits, dtype=np.float64)
+    logits = _check_logits(logits, 2)
     labels = _check_labels(labels, len(logits), logits.shape[-1])
     return float(-np.mean(log_softmax(logits)[np.arange(len(labels)), labels]))
 
 def cross_entropy_grad(logits, labels):
     "The gradient of `cross_entropy` with respect to the logits: (softmax(logits) - one_hot(labels)) / N, (N, K)."
-    logits = np.asarray(logits, dtype=np.float64)
+    logits = _check_logits(logits, 2)
     labels = _check_labels(labels, len(logits), logits.shape[-1])
     grad = np.exp(log_softmax(logits))
     grad[np.arange(len(labels)), labels] -= 1.0
@@ -79,25 +97,30 @@ class Classifier(Head):
 
     def check_data(self, x, labels):
         "x (N, T, I) as a checked float array and labels (N,) as int64 class indices; raise naming a bad one."
-        self.model.check_params()
+        x = self._check_x(x)
+        return x, _check_labels(labels, len(x), self.model.output_size)
+
+    def _check_x(self, x):
+        check_model(self.model)
         x, single = as_sequences(x, "x", self.model.input_size, "I")
         if single:
             raise ValueError(f"x must have shape (N, T, I), a batch of sequences, got {x.shape[1:]}")
-        return x, _check_labels(labels, len(x), self.model.output_size)
+        return x
 
     def _last(self, h):
         "The state each direction reached last, h (T, N, D H) -> (N, D H): forward at step T, backward at step 1."
         return np.concatenate([h[-1, :, :self.model.hidden_size], h[0, :, self.model.hidden_size:]], axis=-1)
 
     def _forward(self, x):
-        h, cache = self.model.cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)))
-        pooled = h.mean(axis=0) if self.pool == "mean" else self._last(h)
-        return pooled @ self.params["w_out"].T + self.params["b_out"], pooled, cache, h.shape
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported once, below, by name
+            h, cache = self.model.cell_forward(np.ascontiguousarray(x.transpose(1, 0, 2)))
+            pooled = h.mean(axis=0) if self.pool == "mean" else self._last(h)
+            logits = pooled @ self.params["w_out"].T + self.params["b_out"]
+        return check_result(logits, "the logits", x), pooled, cache, h.shape
 
     def logits(self, x):
         "The logits (N, K) for x (N, T, I)."
-        x, _ = self.check_data(x, np.zeros(len(np.asarray(x)), np.int64))
-        return self._forward(x)[0]
+        return self._forward(self._check_x(x))[0]
 
     def predict(self, x):
         "The most probable class of each sequence of x (N, T, I): (N,) int64."
@@ -126,8 +149,11 @@ class Classifier(Head):
             width = self.model.hidden_size  # the forward direction's; a backward one's last state is at the first step
             dh_out[-1, :, :width] = dpooled[:, :width]
             dh_out[0, :, width:] = dpooled[:, width:]
-        grads = self.model.cell_backward(dh_out, cache)[1]
-        grads.update(w_out=dlogits.T @ pooled, b_out=dlogits.sum(axis=0))
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported once, below, by name
+            grads = self.model.cell_backward(dh_out, cache)[1]
+            grads.update(w_out=dlogits.T @ pooled, b_out=dlogits.sum(axis=0))
+        for name, grad in grads.items():
+            check_result(grad, f"the gradient of {name}", x)
         return cross_entropy(logits, labels), {name: grads[name] for name in self.params}
 
 # %% ../nbs/15_classify.ipynb #ae34dfc8
@@ -145,7 +171,8 @@ def _classify_data(settings, data_rng, valid_rng):
 # %% ../nbs/15_classify.ipynb #432a1464
 def confusion_matrix(labels, predicted, n_classes):
     "Counts C (K, K): C[i, j] is the number of sequences of true class i predicted as class j."
-    labels = _check_labels(labels, len(np.asarray(labels)), n_classes)
+    n_classes = check_size(n_classes, "n_classes")
+    labels = _check_labels(labels, None, n_classes)
     predicted = _check_labels(predicted, len(labels), n_classes, "predicted")
     matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(matrix, (labels, predicted), 1)
@@ -153,6 +180,16 @@ def confusion_matrix(labels, predicted, n_classes):
 
 def plot_confusion(matrix, ax=None):
     "The confusion matrix as an image with its counts, rows true and columns predicted frequency; returns the Figure."
+    try:
+        matrix = np.asarray(matrix)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise ValueError(f"matrix must be an array of counts: {err}") from None
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or not matrix.size:
+        raise ValueError(f"matrix must be a square array of counts (K, K), K >= 1, got shape {matrix.shape}")
+    if matrix.dtype.kind not in "iu" or matrix.min() < 0 or not matrix.sum():
+        raise ValueError("matrix must hold counts: integers >= 0, at least one of them not 0")
+    if ax is not None and not isinstance(ax, plt.Axes):
+        raise TypeError(f"ax must be None or a matplotlib Axes, got {type(ax).__name__}")
     fig, ax = plt.subplots(figsize=(4.6, 4), layout="constrained") if ax is None else (ax.figure, ax)
     ax.imshow(matrix, cmap="Blues")
     K = len(matrix)

@@ -10,6 +10,24 @@ import numpy as np
 from .bughunt import locate_bptt_bug
 
 # %% ../nbs/22_exercises.ipynb #54870439
+def _returned(result, names, shapes, exercise):
+    "What the step `exercise` returned, checked to be a tuple of arrays of `shapes` named `names`, then a dict."
+    if not isinstance(result, tuple) or len(result) != len(names):
+        raise TypeError(f"{exercise} must return a tuple ({', '.join(names)}), got {type(result).__name__}")
+    for value, name, shape in zip(result, names, shapes):
+        if np.shape(value) != shape:  # a smaller array would broadcast into the sweep's arrays
+            raise ValueError(f"{exercise} must return {name} of shape {shape}, got {np.shape(value)}")
+    if not isinstance(result[-1], dict):
+        raise TypeError(f"{exercise} must return {names[-1]} as a dict of arrays, got {type(result[-1]).__name__}")
+    return result
+
+def _add_grads(grads, step_grads, exercise):
+    "The sum of two steps' gradient dicts, which must have the same keys."
+    if grads is not None and set(step_grads) != set(grads):
+        raise ValueError(f"{exercise} must return grads with the same keys at every step, got {sorted(grads)} and "
+                         f"{sorted(step_grads)}")
+    return step_grads if grads is None else {k: grads[k] + step_grads[k] for k in grads}
+
 def _rnn_steps(step_backward):
     "A sequence backward for the rnn cell that calls `step_backward(dh_next, step_cache)` at every step."
     def backward(dh_out, cache, truncate=None):
@@ -17,9 +35,10 @@ def _rnn_steps(step_backward):
         dx, dh_states, carry, grads = np.zeros_like(x), np.zeros_like(dh_out), np.zeros_like(h_all[0]), None
         for t in range(len(x) - 1, -1, -1):
             dh_states[t] = dh_out[t] + carry
-            dx[t], carry, step_grads = step_backward(dh_states[t], (x[t], h_all[t], h_all[t + 1], w_in, w_hidden,
-                                                                    activation))
-            grads = step_grads if grads is None else {k: grads[k] + step_grads[k] for k in grads}
+            returned = step_backward(dh_states[t], (x[t], h_all[t], h_all[t + 1], w_in, w_hidden, activation))
+            dx[t], carry, step_grads = _returned(returned, ("dx", "dh_prev", "grads"), (x[t].shape, carry.shape),
+                                                 "rnn_step_backward")
+            grads = _add_grads(grads, step_grads, "rnn_step_backward")
         return dx, carry, grads, dh_states
     return backward
 
@@ -32,8 +51,10 @@ def _lstm_steps(step_backward):
         for t in range(len(x) - 1, -1, -1):
             dh_states[t] = dh_out[t] + carry_h
             step_cache = (x[t], hs[t], c[t], gates[t], tanh_c[t], w_in, w_hidden)
-            dx[t], carry_h, carry_c, step_grads = step_backward(dh_states[t], carry_c, step_cache)
-            grads = step_grads if grads is None else {k: grads[k] + step_grads[k] for k in grads}
+            dx[t], carry_h, carry_c, step_grads = _returned(
+                step_backward(dh_states[t], carry_c, step_cache), ("dx", "dh_prev", "dc_prev", "grads"),
+                (x[t].shape, carry_h.shape, carry_c.shape), "lstm_step_backward")
+            grads = _add_grads(grads, step_grads, "lstm_step_backward")
         return dx, carry_h, grads, dh_states
     return backward
 
@@ -42,8 +63,10 @@ EXERCISES = {"rnn_step_backward": ("rnn", _rnn_steps), "rnn_backward": ("rnn", N
 
 def check_exercise(fn, exercise=None):
     "Check your `fn` for `exercise` (by default its name, a key of `EXERCISES`) step by step; returns the report."
-    exercise = exercise or getattr(fn, "__name__", None)
-    if exercise not in EXERCISES:
+    if not callable(fn):
+        raise TypeError(f"fn must be your function, got {type(fn).__name__}")
+    exercise = getattr(fn, "__name__", None) if exercise is None else exercise
+    if not isinstance(exercise, str) or exercise not in EXERCISES:
         raise ValueError(f"exercise must be one of {list(EXERCISES)}, got {exercise!r}: name your function so, "
                          f"or pass exercise=")
     cell, wrap = EXERCISES[exercise]

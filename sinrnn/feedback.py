@@ -8,13 +8,16 @@ __all__ = ['feedback_forward', 'feedback_backward', 'generate']
 # %% ../nbs/13_feedback.ipynb #842df76f
 import numpy as np
 from .checks import as_sequences, check_size
-from .rnn import CELLS, RNN
+from .rnn import CELLS, RNN, check_model, check_result
 from .stack import layer_suffix, stack_layers, stack_step_backward, stack_step_forward
 
 # %% ../nbs/13_feedback.ipynb #535b658f
 def _check_feed(feed, x, model):
     "The mask `feed` as a bool array (N, T) for x (N, T, I), checked."
-    feed = np.asarray(feed)
+    try:
+        feed = np.asarray(feed)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise ValueError(f"feed must be a bool array of shape (N, T) = {x.shape[:2]}: {err}") from None
     if feed.dtype != bool or feed.shape != x.shape[:2]:
         raise ValueError(f"feed must be a bool array of shape (N, T) = {x.shape[:2]}, got {feed.dtype} of shape "
                          f"{feed.shape}")
@@ -32,7 +35,7 @@ def feedback_forward(model, x, feed, noise=None):
     """Predictions y (N, T, O) of `model` for x (N, T, I), where `feed` (N, T) bool marks the steps whose input is the
     model's previous prediction, plus `noise` (N, T, O) if given, instead of x; and the cache for
     `feedback_backward`."""
-    model.check_params()
+    check_model(model)
     x, single = as_sequences(x, "x", model.input_size, "I")
     if single:  # the mask says which sequence feeds back when: it needs the batch's axis
         raise ValueError(f"x must have shape (N, T, I), got {x.shape[1:]}")
@@ -42,28 +45,40 @@ def feedback_forward(model, x, feed, noise=None):
         noise, single = as_sequences(noise, "noise", model.output_size, "O")
         if single or noise.shape[:2] != (N, T):
             raise ValueError(f"noise must have shape (N, T, O) = {(N, T, model.output_size)}, got {noise.shape}")
+    y, cache = _feedback_loop(model, x, feed, noise)
+    return check_result(y, "the predictions of feedback_forward", x), cache
+
+def _feedback_loop(model, x, feed, noise):
+    "`feedback_forward` on checked arguments, its predictions unchecked."
+    N, T, _ = x.shape
     w_out, b_out = model.params["w_out"], model.params["b_out"]
     layers = stack_layers(model.cell_type, model.params, model.num_layers, False)
     states = [model.cell_type.zero_state(N, model.hidden_size) for _ in layers]
     y, h, caches = np.empty((T, N, model.output_size)), np.empty((T, N, model.hidden_size)), []
-    for t in range(T):
-        x_t = x[:, t]
-        if t and feed[:, t].any():
-            fed = y[t - 1] if noise is None else y[t - 1] + noise[:, t]
-            x_t = np.where(feed[:, t, None], fed, x_t)
-        states, step_caches = stack_step_forward(model.cell_type, x_t, states, layers, model.activation)
-        caches.append(step_caches)
-        h[t] = states[-1][0]
-        y[t] = h[t] @ w_out.T + b_out
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported once, by the caller, by name
+        for t in range(T):
+            x_t = x[:, t]
+            if t and feed[:, t].any():
+                fed = y[t - 1] if noise is None else y[t - 1] + noise[:, t]
+                x_t = np.where(feed[:, t, None], fed, x_t)
+            states, step_caches = stack_step_forward(model.cell_type, x_t, states, layers, model.activation)
+            caches.append(step_caches)
+            h[t] = states[-1][0]
+            y[t] = h[t] @ w_out.T + b_out
     return y.transpose(1, 0, 2), (model, caches, h, feed)
 
 # %% ../nbs/13_feedback.ipynb #89b9734b
 def feedback_backward(dy, cache, through=True):
     """Gradients of every parameter, a dict shaped like `model.params`, for dy (N, T, O) = dL/dy of
     `feedback_forward`; `through=False` treats the fed-back predictions as constants."""
+    if not (isinstance(cache, tuple) and len(cache) == 4 and isinstance(cache[0], RNN)):
+        raise TypeError(f"cache must be the cache that feedback_forward returned, got {type(cache).__name__}")
+    if not isinstance(through, bool):
+        raise TypeError(f"through must be True or False, got {through!r}")
     model, caches, h, feed = cache
     w_out = model.params["w_out"]
-    if np.shape(dy) != (len(feed), len(caches), model.output_size):
+    dy, _ = as_sequences(dy, "dy", model.output_size, "O")
+    if dy.shape != (len(feed), len(caches), model.output_size):
         raise ValueError(f"dy must have shape (N, T, O) = {(len(feed), len(caches), model.output_size)}, got "
                          f"{np.shape(dy)}")
     # time first, and a copy: the fed-back share of each step's input gradient adds into the step before
@@ -86,11 +101,13 @@ def feedback_backward(dy, cache, through=True):
 def generate(model, prefix, n_steps):
     """The model's free-running continuation of `prefix` (N, P, I): its next `n_steps` predictions, (N, n_steps, O).
     A single prefix (P, I) gives (n_steps, O)."""
+    check_model(model)
     prefix, single = as_sequences(prefix, "prefix", model.input_size, "I")
     n_steps = check_size(n_steps, "n_steps")
     N, P, I = prefix.shape
     x = np.concatenate([prefix, np.zeros((N, n_steps - 1, I))], axis=1)
     feed = np.zeros((N, P + n_steps - 1), bool)
     feed[:, P:] = True
-    continuation = feedback_forward(model, x, feed)[0][:, P - 1:]
+    prediction = _feedback_loop(model, x, _check_feed(feed, x, model), None)[0]
+    continuation = check_result(prediction[:, P - 1:], "the continuation of generate", prefix)
     return continuation[0] if single else continuation

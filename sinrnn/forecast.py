@@ -13,8 +13,8 @@ import math
 import numpy as np
 import matplotlib.pyplot as plt
 
-from .checks import as_sequences, check_real, check_seed, check_size
-from .rnn import check_result
+from .checks import as_sequences, check_finite, check_real, check_seed, check_size
+from .rnn import check_model, check_result
 from .data import TIME_STEP, make_sine_data
 from .feedback import feedback_backward, feedback_forward, generate
 from .training import Head, Task
@@ -50,28 +50,35 @@ def ar2_forecast(prefix, n_steps):
         raise ValueError(f"prefix must hold at least 3 values to fit the recurrence, got {prefix.shape[1]}")
     n_steps = check_size(n_steps, "n_steps")
     w = prefix[..., 0]
-    numerator, denominator = np.sum(w[:, 1:-1] * (w[:, 2:] + w[:, :-2]), axis=1), np.sum(w[:, 1:-1] ** 2, axis=1)
-    # a prefix of zeros fits any c; c = 0 continues it with zeros
-    c = np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
     values = np.empty((len(w), n_steps + 2))
     values[:, :2] = w[:, -2:]
-    for n in range(n_steps):
-        values[:, n + 2] = c * values[:, n + 1] - values[:, n]
-    forecast = values[:, 2:, None]
+    # huge prefixes overflow the fit, and a fit with |c| > 2 grows without bound: reported once, below, by name
+    with np.errstate(over="ignore", invalid="ignore"):
+        numerator, denominator = np.sum(w[:, 1:-1] * (w[:, 2:] + w[:, :-2]), axis=1), np.sum(w[:, 1:-1] ** 2, axis=1)
+        # a prefix of zeros fits any c; c = 0 continues it with zeros
+        c = np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+        for n in range(n_steps):
+            values[:, n + 2] = c * values[:, n + 1] - values[:, n]
+    forecast = check_result(values[:, 2:, None], "the forecast of ar2_forecast", prefix)
     return forecast[0] if single else forecast
 
 # %% ../nbs/14_forecast.ipynb #8ae280f8
 def prefix_scale(prefix):
     "The largest |value| of each sequence's prefix (N, P, I), as (N, 1, I); 1 where a prefix is all zeros."
-    prefix = np.asarray(prefix)
+    try:
+        prefix = np.asarray(prefix)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise ValueError(f"prefix must be an array of numbers: {err}") from None
     if prefix.ndim != 3 or 0 in prefix.shape:
         raise ValueError(f"prefix must have shape (N, P, I) with N, P, I >= 1, got {prefix.shape}")
+    prefix = as_sequences(prefix, "prefix", prefix.shape[-1])[0]
     scale = np.abs(prefix).max(axis=1, keepdims=True)
     return np.where(scale > 0, scale, 1.0)
 
 def scaled_generate(model, prefix, n_steps):
     """`generate` run on `prefix` (N, P, I) divided by its `prefix_scale`, and its predictions multiplied back: the
     next `n_steps` values, (N, n_steps, O); a single prefix (P, I) gives (n_steps, O)."""
+    check_model(model)
     prefix, single = as_sequences(prefix, "prefix", model.input_size, "I")
     scale = prefix_scale(prefix)
     continuation = generate(model, prefix / scale, n_steps) * scale
@@ -166,16 +173,35 @@ class SamplingSchedule:
 # %% ../nbs/14_forecast.ipynb #05cc18d3
 HORIZONS = (1, 4, 16, 64, 256)
 
+def _squared_errors(forecast, truth, caller):
+    """(forecast - truth)², (N, S), for forecast and truth of one shape, (N, S) or (N, S, 1), finite; raise naming a
+    bad one, or `caller` if the squares overflow."""
+    arrays = []
+    for value, name in ((forecast, "forecast"), (truth, "truth")):
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError) as err:  # ragged nested lists
+            raise ValueError(f"{name} must be an array of numbers: {err}") from None
+        value = value[..., 0] if value.ndim == 3 and value.shape[-1] == 1 else value
+        if value.ndim != 2:
+            raise ValueError(f"{name} must have shape (N, S) or (N, S, 1), got {value.shape}")
+        arrays.append(as_sequences(value[..., None], name, 1)[0][..., 0])
+    if arrays[0].shape != arrays[1].shape:  # one wave against many would broadcast, and mean nothing
+        raise ValueError(f"forecast and truth must have the same shape, got {np.shape(forecast)} and "
+                         f"{np.shape(truth)}")
+    with np.errstate(over="ignore"):
+        return check_result((arrays[0] - arrays[1]) ** 2, f"the squared errors of {caller}", arrays[0], arrays[1])
+
 def running_mse(forecast, truth):
     "The mean squared error over the first h steps, for every h: forecast, truth (N, S) or (N, S, 1) -> (S,)."
-    errors = np.mean((np.asarray(forecast).reshape(len(truth), -1) - np.asarray(truth).reshape(len(truth), -1)) ** 2,
-                     axis=0)
+    errors = np.mean(_squared_errors(forecast, truth, "running_mse"), axis=0)
     return np.cumsum(errors) / np.arange(1, errors.size + 1)
 
 def valid_horizon(forecast, truth, threshold=0.01):
     """Per wave, the first step (counting from 1) at which its running mean squared error passes `threshold`, or the
     number of steps if it never does: forecast, truth (N, S) -> (N,) ints."""
-    squared = (np.asarray(forecast).reshape(len(truth), -1) - np.asarray(truth).reshape(len(truth), -1)) ** 2
+    squared = _squared_errors(forecast, truth, "valid_horizon")
+    threshold = check_real(threshold, "threshold", 0, math.inf)
     running = np.cumsum(squared, axis=1) / np.arange(1, squared.shape[1] + 1)
     passed = running > threshold
     return np.where(passed.any(axis=1), passed.argmax(axis=1) + 1, squared.shape[1])
@@ -183,7 +209,11 @@ def valid_horizon(forecast, truth, threshold=0.01):
 def forecast_report(model, n_waves=200, prefix=50, n_steps=1000, seed=0):
     """How `model` forecasts held-out waves from `seed`: after `prefix` true values, `n_steps` free-running ones.
     A dict of the mean error over 100 steps, the worst wave's long-run measures and the fraction of waves within
-    bounds, the running MSE at `HORIZONS`, and the median valid horizon per frequency band."""
+    bounds, the running MSE at `HORIZONS`, and the median valid horizon per frequency band (None for a band that
+    none of the waves falls in)."""
+    check_model(model)
+    n_waves, prefix = check_size(n_waves, "n_waves"), check_size(prefix, "prefix")
+    n_steps = check_size(n_steps, "n_steps")
     waves, params = make_forecast_waves(n_waves, prefix + n_steps, seed=seed)
     amplitude = params[:, 2:3]
     forecast = scaled_generate(model, waves[:, :prefix, None], n_steps)[..., 0]
@@ -192,22 +222,31 @@ def forecast_report(model, n_waves=200, prefix=50, n_steps=1000, seed=0):
     kept = (last.max(axis=1) - last.min(axis=1)) / 2 / amplitude[:, 0]
     largest = np.max(np.abs(forecast), axis=1) / amplitude[:, 0]
     horizon = valid_horizon(forecast, truth)
-    bands = [(low, low + 2) for low in range(1, 9, 2)]
+    in_band = {f"{low}-{low + 2}": (params[:, 0] >= low) & (params[:, 0] <= low + 2) for low in range(1, 9, 2)}
     running = running_mse(forecast, truth)
     return {"mse_100": float(running[min(100, n_steps) - 1]),
             "largest_over_amplitude": float(largest.max()), "bounded_fraction": float(np.mean(largest <= 1.5)),
             "amplitude_kept": float(kept.min()), "alive_fraction": float(np.mean(kept >= 0.5)),
             "running_mse": {h: float(running[h - 1]) for h in HORIZONS if h <= n_steps},
-            "median_valid_horizon": {f"{low}-{high}": float(np.median(horizon[(params[:, 0] >= low) &
-                                                                               (params[:, 0] <= high)]))
-                                     for low, high in bands}}
+            "median_valid_horizon": {band: float(np.median(horizon[waves])) if waves.any() else None
+                                     for band, waves in in_band.items()}}
 
 # %% ../nbs/14_forecast.ipynb #27495426
 def plot_forecast(model, frequencies=(1.5, 4.0, 8.0), phase=0.5, amplitude=1.0, prefix=50, n_steps=400,
                   train_len=None):
     """Truth, the model's free-running continuation after `prefix` true values, and AR(2)'s, for each of
     `frequencies`, `n_steps` steps on; `train_len` marks the training waves' length. Returns the Figure."""
-    frequencies = list(frequencies)
+    check_model(model)
+    if not isinstance(frequencies, (list, tuple)) or not frequencies:
+        raise TypeError(f"frequencies must be a non-empty list or tuple of numbers, got {frequencies!r}")
+    frequencies = [check_real(f, "each of frequencies", 0, math.inf, low_open=True) for f in frequencies]
+    phase = check_finite(phase, "phase")
+    amplitude = check_real(amplitude, "amplitude", 0, math.inf, low_open=True)
+    prefix, n_steps = check_size(prefix, "prefix"), check_size(n_steps, "n_steps")
+    if prefix < 3:
+        raise ValueError(f"prefix must be at least 3, for AR(2)'s fit, got {prefix}")
+    if train_len is not None:
+        check_size(train_len, "train_len")
     fig, axes = plt.subplots(len(frequencies), 1, figsize=(9, 1.9 * len(frequencies) + 0.4), sharex=True,
                              layout="constrained", squeeze=False)
     t = np.arange(prefix + n_steps) * TIME_STEP

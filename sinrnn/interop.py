@@ -9,7 +9,8 @@ __all__ = ['TORCH_NAMES', 'to_torch', 'from_torch', 'autograd_bound', 'module_gr
 import functools
 import numpy as np
 from .gradcheck import rounding_bound
-from .rnn import CELLS, RNN
+from .checks import check_size
+from .rnn import CELLS, RNN, check_model
 from .stack import layer_suffix, stack_layers
 
 # %% ../nbs/07_torch.ipynb #89e15981
@@ -90,9 +91,7 @@ def _module_classes():
 # %% ../nbs/07_torch.ipynb #ad08f7bc
 def to_torch(model):
     "A float64 torch module computing the same function as the sinrnn `model`: x (N, T, I) tensor -> y (N, T, O)."
-    if not isinstance(model, RNN):
-        raise TypeError(f"model must be a sinrnn RNN, got {type(model).__name__}")
-    model.check_params()
+    check_model(model)
     torch = _import_torch()
     SigmoidRNN, TorchModel = _module_classes()
     I, H, O, stack = model.input_size, model.hidden_size, model.output_size, (model.num_layers, model.bidirectional)
@@ -139,6 +138,10 @@ def from_torch(module):
                         f"modules do, got {type(module).__name__}")
     cell, activation = _cell_of(module.recurrent)
     recurrent, readout = module.recurrent, module.readout
+    width = recurrent.hidden_size * (1 + recurrent.bidirectional)
+    if not isinstance(readout, _import_torch().nn.Linear) or readout.bias is None or readout.in_features != width:
+        raise TypeError(f"module.readout must be an nn.Linear with a bias, reading the {width} features of the "
+                        f"recurrent layer, as to_torch's is, got {readout!r}")
     as_array = lambda tensor: tensor.detach().cpu().numpy().astype(np.float64, copy=True)
     stack = (recurrent.num_layers, recurrent.bidirectional)
     params = {}
@@ -160,7 +163,8 @@ def autograd_bound(model, x):
     """`rounding_bound(n)` for the chain n = T (I + (L - 1) D H + L ((G + 1) H + 8) + D H + O (1 + N) + N) that feeds
     one gradient entry of `model` (L layers of D directions of G gate blocks of H units) on x (N, T, I): how far two
     exact computations of its gradients, or outputs, may differ."""
-    n_seq, n_steps = np.shape(x)[:2]
+    check_model(model)
+    n_seq, n_steps = model.check_data(x, np.zeros(np.shape(x)[:-1] + (model.output_size,)))[0].shape[:2]
     layers, width = model.num_layers, model.top_size
     # the gates' dot products read I inputs in the first layer and D H in every other; each layer's step adds H
     # recurrent and G H backward terms, and 8 element-wise roundings; the read-out D H forward and O back
@@ -171,11 +175,17 @@ def autograd_bound(model, x):
 # %% ../nbs/07_torch.ipynb #b7ddbdad
 def module_grads(module, model):
     "The gradients autograd left on the `to_torch` module of `model`, as a dict under `model`'s parameter names."
+    check_model(model)
+    if _cell_of(module.recurrent)[0] != model.cell or module.recurrent.num_layers != model.num_layers:
+        raise ValueError(f"module must be the to_torch module of model, a {model.cell} of {model.num_layers} "
+                         f"layer(s), got {module.recurrent!r}")
     recurrent, readout = module.recurrent, module.readout
     tensors = {"w_out": readout.weight, "b_out": readout.bias}
     for layer, reverse, params in stack_layers(model.cell_type, model.params, model.num_layers, model.bidirectional):
         tensors.update({name + layer_suffix(layer, reverse): getattr(recurrent, TORCH_NAMES[name] +
                                                                      _torch_suffix(layer, reverse)) for name in params})
+    if any(tensors[name].grad is None for name in model.params):
+        raise ValueError("module holds no gradients: call backward() on a loss computed by it first")
     return {name: tensors[name].grad.numpy() for name in model.params}
 
 def torch_loss_and_grads(model, x, y, truncate=None):
@@ -183,7 +193,9 @@ def torch_loss_and_grads(model, x, y, truncate=None):
     (loss, grads)."""
     torch = _import_torch()
     module = to_torch(model)
-    x, y = torch.as_tensor(np.asarray(x, dtype=np.float64)), torch.as_tensor(np.asarray(y, dtype=np.float64))
+    if truncate is not None:
+        check_size(truncate, "truncate")
+    x, y = (torch.as_tensor(array) for array in model.check_data(x, y))
     loss = ((module(x, truncate) - y) ** 2).sum() / x.shape[0]
     loss.backward()
     return loss.item(), module_grads(module, model)

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['CELLS', 'INITS', 'MAX_PARAMETERS', 'linear_forward', 'linear_backward', 'param_shapes', 'init_params', 'check_result',
-           'param_shapes_of', 'RNN']
+           'param_shapes_of', 'RNN', 'check_model']
 
 # %% ../nbs/06_rnn.ipynb #b122dc90
 import math
@@ -270,3 +270,14 @@ def loss_and_grads(self: RNN, x, y, truncate=None):
     for name, grad in grads.items():
         check_result(grad, f"the gradient of {name}", x, y)
     return loss, {name: grads[name] for name in self.params}
+
+# %% ../nbs/06_rnn.ipynb #4867e90a
+def check_model(model, name="model"):
+    "Return `model` if it is an `RNN` whose parameters pass `check_params`; raise naming `name` otherwise."
+    if not isinstance(model, RNN):
+        raise TypeError(f"{name} must be a sinrnn RNN, got {type(model).__name__}")
+    try:
+        model.check_params()
+    except ValueError as err:
+        raise ValueError(f"{name}'s {err}") from None
+    return model
