@@ -8,7 +8,7 @@ __all__ = ['bptt_problem', 'reference_grads', 'BPTTReport', 'locate_bptt_bug']
 # %% ../nbs/21_bughunt.ipynb #186c3da1
 import numpy as np
 import matplotlib.pyplot as plt
-from .checks import check_real, check_seed, check_size
+from .checks import as_array, check_real, check_seed, check_size
 from .gradcheck import numerical_grad, rel_error
 from .rnn import CELLS, init_params, param_shapes_of
 
@@ -61,10 +61,7 @@ def _states(cell, x, state0, params, activation):
 
 def _finite_array(value, name, ndim):
     "`value` as a float64 array of `ndim` axes, none empty, every entry finite; raise naming `name` otherwise."
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as err:  # ragged nested lists
-        raise ValueError(f"{name} must be an array of numbers: {err}") from None
+    array = as_array(value, name)
     if array.dtype.kind not in "iuf" or array.ndim != ndim or 0 in array.shape or not np.isfinite(array).all():
         raise ValueError(f"{name} must be a finite real array of {ndim} axes, none empty, got {array.dtype} of shape "
                          f"{array.shape}")
@@ -171,6 +168,10 @@ def _returned(result, x, h0, params):
     if not isinstance(result[2], dict) or set(result[2]) != set(params):
         keys = sorted(result[2]) if isinstance(result[2], dict) else type(result[2]).__name__
         raise ValueError(f"backward must return grads as a dict with the keys {sorted(params)}, got {keys}")
+    for name, value in params.items():
+        if np.shape(result[2][name]) != value.shape:
+            raise ValueError(f"backward must return grads[{name!r}] of shape {value.shape}, got "
+                             f"{np.shape(result[2][name])}")
     return result
 
 def locate_bptt_bug(backward, cell="rnn", activation="tanh", tol=1e-6, **problem):

@@ -10,7 +10,7 @@ __all__ = ['POOLS', 'CLASSIFY_RECIPES', 'N_CLASSES', 'CLASSIFY', 'make_classify_
 import numpy as np
 import matplotlib.pyplot as plt
 
-from .checks import as_sequences, check_real, check_seed, check_size
+from .checks import as_array, as_sequences, check_real, check_seed, check_size
 from .rnn import check_model, check_result
 from .data import TIME_STEP, make_sine_data
 from .training import Head, Task
@@ -29,10 +29,7 @@ def make_classify_data(n_samples=2000, seq_len=50, noise=0.1, n_classes=9, seed=
 # %% ../nbs/15_classify.ipynb #d5de8027
 def _check_labels(labels, n_samples, n_classes, name="labels"):
     "Labels as an int64 array (N,), each in 0 ... n_classes - 1; raise naming `name` otherwise."
-    try:
-        array = np.asarray(labels)
-    except (ValueError, TypeError) as err:  # ragged nested lists, and objects NumPy cannot make an array of
-        raise ValueError(f"{name} must be an array of class indices, got {type(labels).__name__}: {err}") from None
+    array = as_array(labels, name)
     if array.ndim != 1 or n_samples is not None and len(array) != n_samples:
         expected = "(N,)" if n_samples is None else f"(N,) = ({n_samples},)"
         raise ValueError(f"{name} must have shape {expected}, one class per sequence, got {array.shape}")
@@ -45,10 +42,7 @@ def _check_labels(labels, n_samples, n_classes, name="labels"):
 
 def _check_logits(logits, ndim=None):
     "Logits as a finite float64 array with at least one class on its last axis (and `ndim` axes, if given)."
-    try:
-        array = np.asarray(logits)
-    except (ValueError, TypeError) as err:  # ragged nested lists
-        raise ValueError(f"logits must be an array of numbers: {err}") from None
+    array = as_array(logits, "logits")
     if array.dtype.kind not in "iuf":
         raise TypeError(f"logits must hold real numbers, got dtype {array.dtype}")
     if array.ndim < 1 or (ndim is not None and array.ndim != ndim) or 0 in array.shape:
@@ -180,10 +174,7 @@ def confusion_matrix(labels, predicted, n_classes):
 
 def plot_confusion(matrix, ax=None):
     "The confusion matrix as an image with its counts, rows true and columns predicted frequency; returns the Figure."
-    try:
-        matrix = np.asarray(matrix)
-    except (ValueError, TypeError) as err:  # ragged nested lists
-        raise ValueError(f"matrix must be an array of counts: {err}") from None
+    matrix = as_array(matrix, "matrix")
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or not matrix.size:
         raise ValueError(f"matrix must be a square array of counts (K, K), K >= 1, got shape {matrix.shape}")
     if matrix.dtype.kind not in "iu" or matrix.min() < 0 or not matrix.sum():

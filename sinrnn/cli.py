@@ -11,6 +11,8 @@ import os
 import signal
 import sys
 import tempfile
+import threading
+import time
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -64,9 +66,9 @@ OUTPUTS = {"wave": ("model.npz", "history.csv", "loss.png", "predictions.png"),
 
 def prepare_out(out, task="wave"):
     """Create the folder `out` if it is missing and check that the task's `OUTPUTS` can be written in it; raise
-    `OSError` otherwise."""
-    if not isinstance(out, (str, os.PathLike)) or not os.fspath(out):
-        raise TypeError(f"out must be a folder's path, a non-empty str or os.PathLike, got {out!r}")
+    `OSError` otherwise, and `TypeError` or `ValueError` for an `out` or `task` that is not one."""
+    if not isinstance(out, (str, os.PathLike)) or not os.fspath(out) or "\0" in str(os.fspath(out)):
+        raise TypeError(f"out must be a folder's path, a non-empty str or os.PathLike without NUL, got {out!r}")
     task_of(task)
     os.makedirs(out, exist_ok=True)
     with tempfile.TemporaryFile(dir=out):
@@ -93,6 +95,9 @@ def _ctrl_c_deferred():
     """Within the block, Ctrl-C (SIGINT) is noted in the list it yields instead of raised, so that what the block
     writes is finished; the previous handler is back after it."""
     noted = []
+    if threading.current_thread() is not threading.main_thread():  # only the main thread receives signals
+        yield noted
+        return
     previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
     try:
         yield noted
@@ -148,8 +153,18 @@ def train(recipe: str = "default",  # 'default', or for the wave task 'notebook'
         if history.interrupted or ctrl_c:
             sys.exit(130)  # the Unix convention for a run stopped by Ctrl-C, once everything is written
 
+def _interrupted(out, task, start):
+    "One line on stderr for Ctrl-C outside training and writing, naming what this run wrote (since `start`), then 130."
+    paths = [os.path.join(out, name) for name in OUTPUTS.get(task, ())] if isinstance(out, str) else []
+    written = [os.path.basename(p) for p in paths if os.path.isfile(p) and os.path.getmtime(p) >= start]
+    what = f"after writing {', '.join(written)}, each complete" if written else \
+        "before training began; nothing was written"
+    print(f"sinrnn_train: interrupted {what}", file=sys.stderr)
+    sys.exit(130)
+
 def main():
     "The `sinrnn_train` command: the flags of `train`, parsed from the command line; a bad one is one line on stderr."
+    start, args = time.time() - 1, {}  # a second's margin: some file systems keep whole-second times
     try:
         parser = anno_parser(train, prog="sinrnn_train")
         # argparse's own complaints (a flag of the wrong type) get the same one line as every other error
@@ -160,11 +175,8 @@ def main():
         if given:
             _fail(f"unrecognized arguments: {' '.join(given)}", 2)
         train(**args)
-    except KeyboardInterrupt:  # before training began: fit stops at Ctrl-C by itself, and writing waits for it
-        print("sinrnn_train: interrupted before training began; nothing was written", file=sys.stderr)
-        sys.exit(130)
-    finally:  # the command's work is done, or it has said why not: Ctrl-C while Python exits would print a traceback
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except KeyboardInterrupt:  # fit stops at Ctrl-C by itself and writing waits for it: this is before, or just after
+        _interrupted(args.get("out"), args.get("task"), start)
 
 if __name__ == "__main__" and "__file__" in globals():  # `python -m sinrnn.cli`; never in a notebook's kernel
     main()

@@ -7,17 +7,14 @@ __all__ = ['feedback_forward', 'feedback_backward', 'generate']
 
 # %% ../nbs/13_feedback.ipynb #842df76f
 import numpy as np
-from .checks import as_sequences, check_size
+from .checks import as_array, as_sequences, check_size
 from .rnn import CELLS, RNN, check_model, check_result
 from .stack import layer_suffix, stack_layers, stack_step_backward, stack_step_forward
 
 # %% ../nbs/13_feedback.ipynb #535b658f
 def _check_feed(feed, x, model):
     "The mask `feed` as a bool array (N, T) for x (N, T, I), checked."
-    try:
-        feed = np.asarray(feed)
-    except (ValueError, TypeError) as err:  # ragged nested lists
-        raise ValueError(f"feed must be a bool array of shape (N, T) = {x.shape[:2]}: {err}") from None
+    feed = as_array(feed, "feed")
     if feed.dtype != bool or feed.shape != x.shape[:2]:
         raise ValueError(f"feed must be a bool array of shape (N, T) = {x.shape[:2]}, got {feed.dtype} of shape "
                          f"{feed.shape}")

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import matplotlib.pyplot as plt
 
-from .checks import as_sequences, check_finite, check_real, check_seed, check_size
+from .checks import as_array, as_sequences, check_finite, check_real, check_seed, check_size
 from .rnn import check_model, check_result
 from .data import TIME_STEP, make_sine_data
 from .feedback import feedback_backward, feedback_forward, generate
@@ -65,10 +65,7 @@ def ar2_forecast(prefix, n_steps):
 # %% ../nbs/14_forecast.ipynb #8ae280f8
 def prefix_scale(prefix):
     "The largest |value| of each sequence's prefix (N, P, I), as (N, 1, I); 1 where a prefix is all zeros."
-    try:
-        prefix = np.asarray(prefix)
-    except (ValueError, TypeError) as err:  # ragged nested lists
-        raise ValueError(f"prefix must be an array of numbers: {err}") from None
+    prefix = as_array(prefix, "prefix")
     if prefix.ndim != 3 or 0 in prefix.shape:
         raise ValueError(f"prefix must have shape (N, P, I) with N, P, I >= 1, got {prefix.shape}")
     prefix = as_sequences(prefix, "prefix", prefix.shape[-1])[0]
@@ -157,8 +154,10 @@ class Forecaster(Head):
 
     def metric(self, x, y):
         "The mean squared error of the free-running predictions after the first `prefix` steps of x against y."
-        _, prediction, y = self._run(x, y, "closed", False)  # finite predictions: every error is finite too
-        return float(np.mean((prediction[:, self.prefix - 1:] - y[:, self.prefix - 1:]) ** 2))
+        _, prediction, y = self._run(x, y, "closed", False)
+        with np.errstate(over="ignore"):  # finite predictions far from y can still square past the largest float
+            error = float(np.mean((prediction[:, self.prefix - 1:] - y[:, self.prefix - 1:]) ** 2))
+        return check_result(error, "the free-running error", x, y)
 
 # %% ../nbs/14_forecast.ipynb #4b38c417
 class SamplingSchedule:
@@ -178,10 +177,7 @@ def _squared_errors(forecast, truth, caller):
     bad one, or `caller` if the squares overflow."""
     arrays = []
     for value, name in ((forecast, "forecast"), (truth, "truth")):
-        try:
-            value = np.asarray(value)
-        except (ValueError, TypeError) as err:  # ragged nested lists
-            raise ValueError(f"{name} must be an array of numbers: {err}") from None
+        value = as_array(value, name)
         value = value[..., 0] if value.ndim == 3 and value.shape[-1] == 1 else value
         if value.ndim != 2:
             raise ValueError(f"{name} must have shape (N, S) or (N, S, 1), got {value.shape}")
@@ -245,8 +241,9 @@ def plot_forecast(model, frequencies=(1.5, 4.0, 8.0), phase=0.5, amplitude=1.0, 
     prefix, n_steps = check_size(prefix, "prefix"), check_size(n_steps, "n_steps")
     if prefix < 3:
         raise ValueError(f"prefix must be at least 3, for AR(2)'s fit, got {prefix}")
-    if train_len is not None:
-        check_size(train_len, "train_len")
+    if train_len is not None and check_size(train_len, "train_len") > prefix + n_steps:
+        raise ValueError(f"train_len must be at most prefix + n_steps = {prefix + n_steps}, the plot's length, got "
+                         f"{train_len}")
     fig, axes = plt.subplots(len(frequencies), 1, figsize=(9, 1.9 * len(frequencies) + 0.4), sharex=True,
                              layout="constrained", squeeze=False)
     t = np.arange(prefix + n_steps) * TIME_STEP

@@ -176,14 +176,19 @@ def autograd_bound(model, x):
 def module_grads(module, model):
     "The gradients autograd left on the `to_torch` module of `model`, as a dict under `model`'s parameter names."
     check_model(model)
-    if _cell_of(module.recurrent)[0] != model.cell or module.recurrent.num_layers != model.num_layers:
+    if not (hasattr(module, "recurrent") and hasattr(module, "readout")):
+        raise TypeError(f"module must be a to_torch module, got {type(module).__name__}")
+    stack = (module.recurrent.num_layers, module.recurrent.bidirectional)
+    if _cell_of(module.recurrent)[0] != model.cell or stack != (model.num_layers, model.bidirectional):
         raise ValueError(f"module must be the to_torch module of model, a {model.cell} of {model.num_layers} "
-                         f"layer(s), got {module.recurrent!r}")
+                         f"layer(s), bidirectional={model.bidirectional}, got {module.recurrent!r}")
     recurrent, readout = module.recurrent, module.readout
     tensors = {"w_out": readout.weight, "b_out": readout.bias}
     for layer, reverse, params in stack_layers(model.cell_type, model.params, model.num_layers, model.bidirectional):
         tensors.update({name + layer_suffix(layer, reverse): getattr(recurrent, TORCH_NAMES[name] +
                                                                      _torch_suffix(layer, reverse)) for name in params})
+    if any(tuple(tensors[name].shape) != model.params[name].shape for name in model.params):
+        raise ValueError("module must be the to_torch module of model: its tensors have other shapes")
     if any(tensors[name].grad is None for name in model.params):
         raise ValueError("module holds no gradients: call backward() on a loss computed by it first")
     return {name: tensors[name].grad.numpy() for name in model.params}
