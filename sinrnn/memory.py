@@ -34,15 +34,15 @@ VARIANTS = {(f"{name}, {activation}" if activation else name): (name, activation
             for name, cell in CELLS.items() for activation in cell.activations}
 BUDGET = dict(hidden_size=32, init="glorot", lr=1e-2, clip=1.0, epochs=300, n_train=128, n_valid=64, batch_size=32)
 
-def train_memory(variant, seq_len, seed, budget=BUDGET):
-    """Train one of `VARIANTS` on `make_memory_data` of length T = `seq_len` from `seed`; the held-out MSE per step
-    (NaN if it blew up)."""
+def train_memory(variant, seq_len, seed, budget=BUDGET, num_layers=1):
+    """Train one of `VARIANTS`, in `num_layers` layers of the budget's hidden size, on `make_memory_data` of length
+    T = `seq_len` from `seed`; the held-out MSE per step (NaN if it blew up)."""
     cell, activation = VARIANTS[variant]
     # the data and the batch order depend on the length and the seed only: every cell sees the same
     data, valid, init, order = (np.random.default_rng(s) for s in np.random.SeedSequence([seed, seq_len]).spawn(4))
     x, y = make_memory_data(budget["n_train"], seq_len, data)
     x_valid, y_valid = make_memory_data(budget["n_valid"], seq_len, valid)
-    model = RNN(3, budget["hidden_size"], 1, activation, budget["init"], seed=init, cell=cell)
+    model = RNN(3, budget["hidden_size"], 1, activation, budget["init"], seed=init, cell=cell, num_layers=num_layers)
     try:
         fit(model, x, y, budget["epochs"], Adam(budget["lr"]), batch_size=budget["batch_size"], clip=budget["clip"],
             shuffle=True, seed=order, progress=False)
@@ -52,12 +52,16 @@ def train_memory(variant, seq_len, seed, budget=BUDGET):
 
 # %% ../nbs/18_memory.ipynb #944d849f
 def memory_experiment(lengths=(25, 50, 100, 200), seeds=range(5), variants=tuple(VARIANTS), budget=BUDGET,
-                      progress=True):
-    "Held-out MSE per step of every variant at every length T and seed: {variant: {T: [score per seed]}}."
+                      progress=True, num_layers=1):
+    """Held-out MSE per step of every variant, in `num_layers` layers, at every length T and seed:
+    {variant: {T: [score per seed]}}."""
+    unknown = [variant for variant in variants if variant not in VARIANTS]
+    if unknown:
+        raise ValueError(f"variants must be names from {list(VARIANTS)}, got {unknown}")
     runs = [(variant, check_size(T, "seq_len"), seed) for T in lengths for seed in seeds for variant in variants]
     results = {variant: {T: [] for T in lengths} for variant in variants}
     for variant, T, seed in (progress_bar(runs) if progress else runs):
-        results[variant][T].append(train_memory(variant, T, seed, budget))
+        results[variant][T].append(train_memory(variant, T, seed, budget, num_layers))
     return results
 
 def plot_memory(results, ax=None):
@@ -86,6 +90,8 @@ def main(out: str = "memory_results.json",  # where to write the scores, as JSON
          seeds: int = 5,  # seeds 0 .. seeds-1 per cell and length
          lengths: str = "25,50,100,200",  # the sequence lengths T, separated by commas
          epochs: int = BUDGET["epochs"],  # epochs per run
+         cells: str = ",".join(CELLS),  # the cells to train, separated by commas, each with every activation it takes
+         num_layers: int = 1,  # layers of the budget's hidden size in each model
          no_progress: bool = False,  # hide the progress bar
          ):
     "Train every cell at every length on the memory task with one budget, and write the scores to --out as JSON."
@@ -95,9 +101,14 @@ def main(out: str = "memory_results.json",  # where to write the scores, as JSON
         lengths = [check_size(int(T), "length") for T in lengths.split(",")]
     except ValueError as err:
         raise ValueError(f"lengths must be whole numbers >= 1 separated by commas, got {lengths!r}") from err
-    results = memory_experiment(lengths, range(check_size(seeds, "seeds")), budget=budget, progress=not no_progress)
-    record = {"command": f"sinrnn_memory --seeds {seeds} --lengths {','.join(map(str, lengths))} --epochs {epochs}",
+    if not set(cells.split(",")) <= set(CELLS):
+        raise ValueError(f"cells must be names from {list(CELLS)} separated by commas, got {cells!r}")
+    variants = [variant for variant, (cell, _) in VARIANTS.items() if cell in cells.split(",")]
+    results = memory_experiment(lengths, range(check_size(seeds, "seeds")), variants, budget, not no_progress,
+                                check_size(num_layers, "num_layers"))
+    record = {"command": f"sinrnn_memory --seeds {seeds} --lengths {','.join(map(str, lengths))} --epochs {epochs}"
+                         f" --cells {cells} --num_layers {num_layers}",
               "date": datetime.date.today().isoformat(), "seconds": round(time.perf_counter() - start, 1),
-              "budget": budget, "results": results}
+              "budget": budget, "num_layers": num_layers, "results": results}
     with open(out, "w") as f:
         json.dump(record, f, indent=1)
