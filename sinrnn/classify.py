@@ -199,7 +199,11 @@ def plot_confusion(matrix, ax=None):
 def _classify_plots(model, settings):
     x, labels = make_classify_data(2000, seed=12345)
     head = Classifier(model, settings["pool"])
-    return {"confusion.png": plot_confusion(confusion_matrix(labels, head.predict(x), model.output_size))}
+    fig = plot_confusion(confusion_matrix(labels, head.predict(x), model.output_size))
+    # not the validation waves, whose accuracy the command prints: the figure says which it counts
+    fig.axes[0].set_title(f"{fig.axes[0].get_title()}\non {len(x):,} new waves (seed 12345), not the validation set",
+                          fontsize=9)
+    return {"confusion.png": fig}
 
 CLASSIFY = Task("classify", CLASSIFY_RECIPES, _classify_data,
                 lambda model, settings, rng: (Classifier(model, settings["pool"]), []), 1, N_CLASSES, _classify_plots,

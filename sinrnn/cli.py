@@ -82,7 +82,7 @@ def prepare_out(out, task="wave"):
 def _write_outputs(out, model, optimizer, history, task, settings):
     save_checkpoint(os.path.join(out, "model.npz"), model, optimizer, history, task=task.name)
     history.to_csv(os.path.join(out, "history.csv"))
-    for name, fig in {"loss.png": plot_loss(history), **task.plots(model, settings)}.items():
+    for name, fig in {"loss.png": plot_loss(history, task.metric_label), **task.plots(model, settings)}.items():
         fig.savefig(os.path.join(out, name), dpi=100)
         plt.close(fig)
 
@@ -144,7 +144,10 @@ def train(recipe: str = "default",  # 'default', or for the wave task 'notebook'
             _fail(f"could not write the results into {out}: {err}", 1)
         if show_progress:
             print()  # the progress bar leaves its line unfinished
-        final = f"{history.train_loss[-1]:.6g}" if len(history) else "none"
+        # the training loss is the epoch's sum of batch losses, each on the task's scale: say so beside the metric
+        batches = n_batches(settings["n_samples"], settings["batch_size"])
+        final = f"{history.train_loss[-1]:.6g} (sum of the last epoch's {batches} batch losses)" if len(history) \
+            else "none"
         metric = f"{history.valid_metric[-1]:.6g}" if history.valid_metric else "none"
         elapsed = history.elapsed[-1] if len(history) else 0.0
         late = "; Ctrl-C came while writing, which finished first" if ctrl_c and not history.interrupted else ""

@@ -253,14 +253,15 @@ def plot_forecast(model, frequencies=(1.5, 4.0, 8.0), phase=0.5, amplitude=1.0, 
         ax.plot(t, wave, color="0.6", lw=2.5, label="truth")
         ax.plot(t[prefix:], continuation, color="tab:blue", lw=1.2, label=f"{model.cell}, free-running")
         ax.plot(t[prefix:], ar2_forecast(wave[:prefix, None], n_steps)[:, 0], ":", color="k", lw=1, label="AR(2)")
-        ax.axvspan(0, t[prefix - 1], color="tab:green", alpha=0.08)
+        ax.axvspan(0, t[prefix - 1], color="tab:green", alpha=0.08, label=f"prefix: {prefix} true values")
         if train_len:
-            ax.axvline(t[train_len - 1], color="tab:red", ls=":", lw=1)
+            ax.axvline(t[train_len - 1], color="tab:red", ls=":", lw=1, label="end of a training wave")
         shown = min(100, n_steps)
-        mse = np.mean((continuation[:shown] - wave[prefix:prefix + shown]) ** 2)
-        ax.set_title(f"frequency {frequency:g}: MSE over the first {shown} free-running steps {mse:.2g}", fontsize=9)
+        errors = (continuation - wave[prefix:]) ** 2
+        ax.set_title(f"frequency {frequency:g}: MSE {np.mean(errors[:shown]):.2g} over the first {shown} free-running "
+                     f"steps, {np.mean(errors):.2g} over all {n_steps}", fontsize=9)
         ax.set_ylim(-1.8 * amplitude, 1.8 * amplitude); ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8, ncol=3, loc="upper right")
+    axes[0, 0].legend(fontsize=8, ncol=5 if train_len else 4, loc="upper right")
     axes[-1, 0].set_xlabel("t")
     return fig
 

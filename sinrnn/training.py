@@ -19,15 +19,15 @@ from .optim import make_optimizer
 from .fit import fit
 
 # %% ../nbs/12_training.ipynb #901524ff
-def plot_loss(history):
-    """Training loss per epoch of `history`, and beside it the validation loss and metric if recorded; returns the
-    Figure."""
+def plot_loss(history, metric_label=None):
+    """Training loss per epoch of `history`, and beside it the validation loss and metric if recorded, the metric's
+    panel titled `metric_label` (by default "validation " and the history's metric name); returns the Figure."""
     panels = 1 + bool(history.valid_loss) + bool(history.valid_metric)
     fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels + 1, 3.2), layout="constrained", squeeze=False)
     epochs = np.arange(len(history))
     curves = [("training loss (sum of batch losses)", history.train_loss, "tab:blue"),
               ("validation loss", history.valid_loss, "tab:orange"),
-              (f"validation {history.metric_name}", history.valid_metric, "tab:green")]
+              (metric_label or f"validation {history.metric_name}", history.valid_metric, "tab:green")]
     for ax, (label, values, color) in zip(axes[0], [curve for curve in curves if curve[1]]):
         # a log scale for what spans decades, as losses do; an accuracy between 0.9 and 1 reads better linear
         spans_decades = min(values) > 0 and max(values) > 10 * min(values)
