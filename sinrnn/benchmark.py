@@ -17,8 +17,8 @@ import numpy as np
 from fastcore.script import call_parse
 from threadpoolctl import threadpool_limits
 
-from .rnn import CELLS, RNN
-from .rnn_cell import ELMAN, bptt_quadratic
+from .model import CELLS, RNN
+from .elman import ELMAN, bptt_quadratic
 from .data import batches, make_sine_data
 from .optim import make_optimizer
 from .fit import fit

@@ -10,7 +10,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 from .checks import as_array, check_real, check_seed, check_size
 from .gradcheck import numerical_grad, rel_error
-from .rnn import CELLS, init_params, param_shapes_of
+from .model import CELLS, init_params, param_shapes_of
 
 # %% ../nbs/21_bughunt.ipynb #4e1369ce
 def _check_cell(cell):

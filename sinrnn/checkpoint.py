@@ -15,7 +15,7 @@ import tempfile
 import zipfile
 
 import numpy as np
-from .rnn import MAX_PARAMETERS, RNN, check_model, param_shapes_of
+from .model import MAX_PARAMETERS, RNN, check_model, param_shapes_of
 from .optim import OPTIMIZERS, Optimizer
 from .fit import History
 from .stack import MAX_LAYERS

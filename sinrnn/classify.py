@@ -11,7 +11,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from .checks import as_array, as_sequences, check_real, check_seed, check_size
-from .rnn import check_model, check_result
+from .model import check_model, check_result
 from .data import TIME_STEP, make_sine_data
 from .training import Head, Task
 

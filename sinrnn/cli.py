@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 from fastcore.script import anno_parser
 
 from .checks import check_real, check_seed, check_size
-from .rnn import CELLS, RNN
+from .model import CELLS, RNN
 from .data import n_batches
 from .optim import make_optimizer
 from .fit import NonFiniteError
@@ -115,7 +115,7 @@ def train(recipe: str = "default",  # 'default', or for the wave task 'notebook'
           init: str = None,  # 'uniform' or 'glorot' (default: the recipe's)
           batch_size: int = None,  # sequences per batch (default: the recipe's)
           clip: float = None,  # clip the gradient's global norm to this; 0 turns clipping off (default: the recipe's)
-          cell: str = None,  # the name of a cell in sinrnn.rnn.CELLS (default: the recipe's)
+          cell: str = None,  # the name of a cell in sinrnn.model.CELLS (default: the recipe's)
           task: str = "wave",  # 'wave' (the research notebook's), 'forecast' (continue a wave) or 'classify'
           num_layers: int = None,  # layers of cells, each reading the states of the one below (default: 1)
           bidirectional: bool = False,  # a second cell in each layer reads the waves backwards (not for forecast)

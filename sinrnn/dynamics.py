@@ -9,7 +9,7 @@ __all__ = ['plot_hidden_states', 'hidden_grad_norms', 'plot_grad_norms', 'grad_n
 import numpy as np
 import matplotlib.pyplot as plt
 from .data import sine_wave
-from .rnn_cell import ELMAN
+from .elman import ELMAN
 
 # %% ../nbs/17_dynamics.ipynb #10dbcbb8
 def plot_hidden_states(model, frequency=2.0, phase=0.0, amplitude=1.0, seq_len=50, t_max=5.0, ax=None):

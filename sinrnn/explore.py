@@ -25,7 +25,7 @@ import signal
 import tempfile
 from fastcore.script import Param, call_parse
 from .checks import check_size
-from .rnn import RNN
+from .model import RNN
 from .data import TIME_STEP, sine_wave, time_grid
 from .checkpoint import load_checkpoint
 from .forecast import FORECAST_RECIPES, scaled_generate

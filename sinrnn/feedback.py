@@ -8,7 +8,7 @@ __all__ = ['feedback_forward', 'feedback_backward', 'generate']
 # %% ../nbs/13_feedback.ipynb #842df76f
 import numpy as np
 from .checks import as_array, as_sequences, check_size
-from .rnn import CELLS, RNN, check_model, check_result
+from .model import CELLS, RNN, check_model, check_result
 from .stack import layer_suffix, stack_layers, stack_step_backward, stack_step_forward
 
 # %% ../nbs/13_feedback.ipynb #535b658f

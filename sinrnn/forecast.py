@@ -14,7 +14,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from .checks import as_array, as_sequences, check_finite, check_real, check_seed, check_size
-from .rnn import check_model, check_result
+from .model import check_model, check_result
 from .data import TIME_STEP, make_sine_data
 from .feedback import feedback_backward, feedback_forward, generate
 from .training import Head, Task

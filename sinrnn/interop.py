@@ -10,7 +10,7 @@ import functools
 import numpy as np
 from .gradcheck import rounding_bound
 from .checks import check_size
-from .rnn import CELLS, RNN, check_model
+from .model import CELLS, RNN, check_model
 from .stack import layer_suffix, stack_layers
 
 # %% ../nbs/07_interop.ipynb #89e15981

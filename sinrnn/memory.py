@@ -16,7 +16,7 @@ from fastcore.script import call_parse
 from fastprogress.fastprogress import progress_bar
 
 from .checks import check_size
-from .rnn import CELLS, RNN
+from .model import CELLS, RNN
 from .data import make_sine_data
 from .optim import Adam
 from .fit import NonFiniteError, fit

@@ -13,7 +13,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from .checks import check_real, check_size, is_integer
-from .rnn import CELLS, RNN
+from .model import CELLS, RNN
 from .data import make_sine_data, sine_wave, time_grid
 from .optim import make_optimizer
 from .fit import fit

@@ -9,7 +9,7 @@ __all__ = ['NOTEBOOK_RANGES', 'WebExplorer', 'check_in_browser']
 import html
 import json
 import uuid
-from .rnn import RNN
+from .model import RNN
 from .data import TIME_STEP
 from .forecast import FORECAST_RECIPES
 from .explore import FORECAST_TRAINING_RANGES

@@ -2,7 +2,7 @@
 """Build README.md and an offline HTML preview of the notebooks: nbdev's own docs processing, then nbconvert.
 
     python tools/build_docs.py                          # README.md and _preview/ from every notebook
-    python tools/build_docs.py nbs/03_rnn_cell.ipynb    # only these pages (and README.md if index.ipynb is one)
+    python tools/build_docs.py nbs/03_elman.ipynb    # only these pages (and README.md if index.ipynb is one)
 
 Each notebook is read with `execnb.nbio.read_nb` and processed by `nbdev.processors.FilterDefaults` with cwd = nbs/
 and IN_TEST=1, as the GitHub Pages build (quarto-ghp) does before Quarto. That runs only the cells nbdev's docs build
