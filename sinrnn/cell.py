@@ -12,20 +12,21 @@ from .checks import check_size
 # %% ../nbs/02b_cell.ipynb #631cadc7
 def steps_forward(cell, x, state0, params, activation=None):
     """`cell`'s step over a sequence. x (T, N, I); state0, a tuple of (N, H) arrays in the order of `cell.states`;
-    params of `cell.param_shapes` -> hidden states h (T, N, H) and the cache for `steps_backward`."""
+    params of `cell.param_shapes` -> hidden states h (T, N, H) and the cache for `steps_backward`, which also holds
+    the state after the last step."""
     state, caches = tuple(state0), []
     h = np.empty((len(x), *state[0].shape))
     for t, x_t in enumerate(x):
         state, cache = cell.step_forward(x_t, state, params, activation)
         h[t] = state[0]
         caches.append(cache)
-    return h, (cell, caches, x.shape, state0)
+    return h, (cell, caches, x.shape, state0, state)
 
 def steps_backward(dh_out, cache, truncate=None):
     """BPTT through `steps_forward` by its cell's step backward. dh_out (T, N, H), the loss's own share of dL/dh_t ->
     dx (T, N, I), dh0 (N, H), grads of the cell's parameters, and the total dL/dh_t (T, N, H). `truncate=k` cuts the
     gradient entering the state of steps k, 2k, ..."""
-    cell, caches, x_shape, state0 = cache
+    cell, caches, x_shape, state0, _ = cache
     if truncate is not None:
         check_size(truncate, "truncate")
     expected = (len(caches), *state0[0].shape)
@@ -46,10 +47,16 @@ class Cell:
     """A recurrent cell as one object: its `name`, `gates` G, the arrays of its state (`states`), its step forward
     and backward, and optionally fast sequence loops `forward`, `backward`; see the chapter for the signatures."""
     def __init__(self, name, gates, states, step_forward, step_backward, forward=None, backward=None,
-                 activations=(None,), recurrent_bias=False, init=None, torch_name=None, javascript=None):
+                 activations=(None,), recurrent_bias=False, init=None, torch_name=None, javascript=None,
+                 last_state=None):
+        if forward is not None and len(states) > 1 and last_state is None:
+            raise ValueError(f"the {name} cell's state has {len(states)} arrays and it brings its own forward loop, so "
+                             f"it must say where that loop keeps the last state: last_state(h, cache)")
         self.name, self.gates, self.states = name, check_size(gates, "gates"), tuple(states)
         self.step_forward, self.step_backward = step_forward, step_backward
         self._forward, self._backward = forward, backward
+        # last_state(h, cache) -> the state after a fast forward's last step; h[-1] alone for a one-array state
+        self._last_state = last_state
         # the activations the model may choose; (None,) when the cell's activations are fixed
         self.activations, self.recurrent_bias = tuple(activations), recurrent_bias
         # init(params, hidden_size) changes Glorot's draw where the cell needs it (the LSTM's forget bias)
@@ -91,6 +98,17 @@ class Cell:
         if self._forward is None:
             return steps_forward(self, x, state0, params, activation)
         return self._forward(x, state0, params, activation, workspace)
+
+    def last_state(self, h, cache):
+        """The state after the last step of `forward`, a tuple like `state0` whose arrays are copies: the state0 of
+        the sequence's continuation. h (T, N, H) and cache are what `forward` returned."""
+        if self._forward is None:
+            state = cache[4]
+        elif self._last_state is None:
+            state = (h[-1],)
+        else:
+            state = self._last_state(h, cache)
+        return tuple(np.array(array) for array in state)
 
     def backward(self, dh_out, cache, truncate=None):
         """BPTT: dh_out (T, N, H), the loss's own share of dL/dh_t, and the `forward` cache -> dx (T, N, I), dh0

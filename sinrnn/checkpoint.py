@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['FORMAT_VERSION', 'READABLE_VERSIONS', 'TASKS', 'MAX_HEADER_BYTES', 'MAX_STRING_CHARS', 'MAX_ENTRIES',
-           'MAX_FILE_BYTES', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'checkpoint_task']
+           'MAX_FILE_BYTES', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'checkpoint_task',
+           'checkpoint_vocabulary']
 
 # %% ../nbs/11_checkpoint.ipynb #9ff7783c
 import json
@@ -26,7 +27,8 @@ FORMAT_VERSION = 5
 # version 3's forecasters read waves unscaled, and are refused; versions 1 to 4 predate stacks: their model_config
 # has no num_layers or bidirectional, which RNN then takes as one layer, one direction
 READABLE_VERSIONS = (1, 2, 3, 4, 5)
-TASKS = ("wave", "forecast", "classify")  # the wave is the research notebook's; the others have chapters of their own
+# the wave is the research notebook's; the others have chapters of their own
+TASKS = ("wave", "forecast", "classify", "text")
 MAX_HEADER_BYTES = 4096  # an .npy header of a checkpoint entry is under 200 bytes
 MAX_STRING_CHARS = 4096  # model_config, optimizer_name and stop_reason are short strings
 # the deepest stack's parameters (4 arrays a layer and direction) and an optimiser's two buffers of each, and the
@@ -72,16 +74,31 @@ def _check_task(task):
         raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}")
     return task
 
-def save_checkpoint(path, model, optimizer=None, history=None, task="wave"):
-    "Write `model` trained for `task` (and optionally `optimizer` and `history`) to the `.npz` file `path`, atomically."
+def _check_vocabulary(chars, task, model):
+    "The characters a text model reads and writes, a str; raise unless the task is text and they fit the model."
+    if (chars is None) != (task != "text"):
+        raise ValueError(f"a checkpoint holds a vocabulary if and only if its task is text; task {task!r}, "
+                         f"vocabulary {'missing' if chars is None else 'given'}")
+    if chars is not None and not (isinstance(chars, str) and len(set(chars)) == len(chars) == model.input_size ==
+                                  model.output_size):
+        raise ValueError(f"vocabulary must be a str of {model.input_size} distinct characters, one for each input and "
+                         f"output of the model, got {chars!r:.60}")
+    return chars
+
+def save_checkpoint(path, model, optimizer=None, history=None, task="wave", vocabulary=None):
+    """Write `model` trained for `task` (and optionally `optimizer` and `history`) to the `.npz` file `path`,
+    atomically. A text model's `vocabulary` is the str of the characters it reads and writes, in token-id order."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
     check_model(model)
+    vocabulary = _check_vocabulary(vocabulary, _check_task(task), model)
     if history is not None and not isinstance(history, History):
         raise TypeError(f"history must be None or a History, got {type(history).__name__}")
     arrays = {"format_version": np.array(FORMAT_VERSION, dtype=np.int64),
               "model_config": np.array(json.dumps(model.config)), "task": np.array(_check_task(task))}
     arrays.update({f"params.{k}": v for k, v in model.params.items()})
+    if vocabulary is not None:  # code points as int64: no pickle, and any character
+        arrays["vocabulary"] = np.array([ord(c) for c in vocabulary], dtype=np.int64)
     if optimizer is not None:
         _check_optimizer(optimizer, model)
         arrays["optimizer_name"] = np.array(optimizer.name)
@@ -127,7 +144,7 @@ def _read_entry(archive, info):
     array = np.frombuffer(data, dtype=dtype)
     return array.reshape(shape, order="F" if fortran_order else "C").copy()
 
-_KNOWN = {"format_version", "model_config", "optimizer_name", "task"}
+_KNOWN = {"format_version", "model_config", "optimizer_name", "task", "vocabulary"}
 _MAX_DIRECTORY_RECORD = 46 + 64 + 32  # a directory record: fixed part, a checkpoint entry's name, a zip64 extra field
 
 def _check_directory(f, size):
@@ -214,6 +231,19 @@ def checkpoint_task(path):
     except ValueError as err:
         raise CheckpointError(f"{path}: {err}") from err
 
+def checkpoint_vocabulary(path):
+    "The characters a text model's checkpoint at `path` reads and writes, a str in token-id order, checked."
+    model = load_checkpoint(path, task="text")[0]  # the file, its task and its vocabulary, checked
+    return _vocabulary(_read_arrays(path), model)
+
+def _vocabulary(arrays, model):
+    "The vocabulary entry as a str, checked against the task and the model; None for a task without one."
+    codes = arrays.get("vocabulary")
+    if codes is not None and (codes.ndim != 1 or codes.dtype.kind != "i" or
+                              not np.all((codes >= 0) & (codes <= 0x10FFFF) & ((codes < 0xD800) | (codes > 0xDFFF)))):
+        raise ValueError("vocabulary must be an int64 array (V,) of Unicode code points")
+    return _check_vocabulary(None if codes is None else "".join(map(chr, codes.tolist())), _task(arrays), model)
+
 def _group(arrays, prefix):
     return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
@@ -252,6 +282,7 @@ def _from_arrays(arrays):
             raise ValueError(f"params[{name!r}] must be a float64 numpy.ndarray of shape {shape}, got shape "
                              f"{params[name].shape}")
     model = RNN(**config, params={name: params[name] for name in shapes})
+    _vocabulary(arrays, model)  # a text model's characters must fit it; no other task has any
 
     optimizer = None
     state = _group(arrays, "optimizer.")

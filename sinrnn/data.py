@@ -65,16 +65,19 @@ def make_sine_data(n_samples=50, seq_len=50, t_max=5.0, frequency=(1, 9), phase=
 
 # %% ../nbs/08_data.ipynb #3e24ca3e
 def _check_pair(x, y):
-    """Return `x` (N, T, F) and `y` (N, T, O), or labels `y` (N,), as arrays; raise if a shape is wrong or their N or T
-    differ."""
+    """Return `x` (N, T, F) and `y` (N, T, O), or labels `y` (N,), or token ids x (N, T) and the ids that follow them
+    y (N, T), as arrays; raise if a shape is wrong or their N or T differ."""
     x, y = np.asarray(x), np.asarray(y)
-    if x.ndim != 3:
-        raise ValueError(f"x must have shape (N, T, F), got shape {x.shape} (ndim {x.ndim})")
-    if y.ndim not in (1, 3):
-        raise ValueError(f"y must have shape (N, T, O), or (N,) for labels, got shape {y.shape} (ndim {y.ndim})")
+    ids = x.ndim == 2 and x.dtype.kind in "iu"  # a text's characters, one index each
+    if x.ndim != 3 and not ids:
+        raise ValueError(f"x must have shape (N, T, F), or (N, T) for integer token ids, got shape {x.shape} "
+                         f"(ndim {x.ndim}, dtype {x.dtype})")
+    if y.ndim not in (1, 3) and not (ids and y.ndim == 2):
+        raise ValueError(f"y must have shape (N, T, O), (N,) for labels, or (N, T) for the token ids that follow x's, "
+                         f"got shape {y.shape} (ndim {y.ndim})")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must hold the same number of samples N, got x {x.shape} and y {y.shape}")
-    if y.ndim == 3 and x.shape[1] != y.shape[1]:
+    if y.ndim > 1 and x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y must have the same number of steps T, got x {x.shape} and y {y.shape}")
     if x.shape[0] == 0:
         raise ValueError(f"x and y must hold at least one sample (N >= 1), got x {x.shape}")
@@ -136,13 +139,13 @@ def _import_torch(caller):
     return torch
 
 def to_torch_dataset(x, y):
-    """A `torch.utils.data.TensorDataset` of float64 copies of x (N, T, F) and y (N, T, O), or of int64 labels y (N,);
-    item n is (x[n], y[n])."""
+    """A `torch.utils.data.TensorDataset` of float64 copies of x (N, T, F) and y (N, T, O), or of int64 labels y (N,)
+    or token ids x, y (N, T); item n is (x[n], y[n])."""
     x, y = _check_pair(x, y)
     torch = _import_torch("to_torch_dataset")
-    labels = y.ndim == 1  # class indices, as torch's cross_entropy takes them
-    return torch.utils.data.TensorDataset(torch.tensor(x, dtype=torch.float64),
-                                          torch.tensor(y, dtype=torch.int64 if labels else torch.float64))
+    # class indices and token ids stay integers, as torch's cross_entropy and embeddings take them
+    as_tensor = lambda a, real: torch.tensor(a, dtype=torch.float64 if real else torch.int64)
+    return torch.utils.data.TensorDataset(as_tensor(x, x.ndim == 3), as_tensor(y, y.ndim == 3))
 
 def to_dataloader(x, y, batch_size=5, shuffle=False, seed=None):
     """A `torch.utils.data.DataLoader` over x (N, T, F), y (N, T, O) in batches of `batch_size`, the last possibly

@@ -220,7 +220,8 @@ def _check_fit_args(model, x, y, epochs, optimizer, batch_size, valid, clip, tar
     callbacks = [] if callbacks is None else list(callbacks) if isinstance(callbacks, (list, tuple)) else None
     if callbacks is None or not all(callable(cb) for cb in callbacks):
         raise TypeError("callbacks must be a list of callables taking (model, history)")
-    model.loss(x, y)  # a first loss, so that a model that cannot compute one fails before the progress bar
+    # a first loss, on the first batch, so that a model that cannot compute one fails before the progress bar
+    model.loss(*next(batches(x, y, batch_size)))
     return x, y, clip, target_loss, callbacks
 
 # %% ../nbs/10_fit.ipynb #706090db
@@ -247,8 +248,12 @@ def fit(model, x, y, epochs, optimizer, batch_size=5, valid=None, clip=None, tar
                     raise NonFiniteError(f"{err} at epoch {epoch}, batch {err.batch}; the model holds the last good "
                                          f"parameters and .history the {len(history)} completed epochs",
                                          history, epoch, err.batch) from None
-                valid_loss = model.loss(*valid) if valid is not None else None
-                valid_metric = metric(*valid) if metric else None
+                # a head whose metric is a rescaled loss (a language model's bits per character) gives both in one pass
+                if metric and hasattr(model, "loss_and_metric"):
+                    valid_loss, valid_metric = model.loss_and_metric(*valid)
+                else:
+                    valid_loss = model.loss(*valid) if valid is not None else None
+                    valid_metric = metric(*valid) if metric else None
                 history.record(epoch_loss, valid_loss, max_norm, time.perf_counter() - start, valid_metric)
                 if progress:
                     epoch_bar.comment = f"loss {epoch_loss:.4g}" + (f", valid {history.metric_name} "

@@ -159,4 +159,5 @@ _LSTM_JS = """function (m, p, gx, h, c, gh) {
 }"""
 
 LSTM = Cell("lstm", 4, ["h", "c"], _lstm_step, _lstm_step_back, _lstm_sequence, lstm_backward, init=_lstm_init,
+            last_state=lambda h, cache: (h[-1], cache[2][-1]),  # the cache holds c_0 ... c_T
             torch_name="LSTM", javascript=_LSTM_JS)

@@ -183,11 +183,11 @@ class RNN:
 
 # %% ../nbs/06_model.ipynb #3b4a8c16
 @patch
-def cell_forward(self: RNN, x_time, workspace=None):
-    """The top layer's states h (T, N, D H) for time-major x_time (T, N, I), every layer from a zero state, and the
-    cache. Unchecked."""
+def cell_forward(self: RNN, x_time, workspace=None, states0=None):
+    """The top layer's states h (T, N, D H) for time-major x_time (T, N, I), every layer from `states0` (as
+    `stack_forward` takes them) or a zero state, and the cache. Unchecked."""
     return stack_forward(self.cell_type, x_time, self.params, self.num_layers, self.bidirectional, self.activation,
-                         workspace)
+                         workspace, states0)
 
 @patch
 def cell_backward(self: RNN, dh_out, cache, truncate=None):

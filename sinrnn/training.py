@@ -19,9 +19,10 @@ from .optim import make_optimizer
 from .fit import fit
 
 # %% ../nbs/12_training.ipynb #901524ff
-def plot_loss(history, metric_label=None):
+def plot_loss(history, metric_label=None, references=None):
     """Training loss per epoch of `history`, and beside it the validation loss and metric if recorded, the metric's
-    panel titled `metric_label` (by default "validation " and the history's metric name); returns the Figure."""
+    panel titled `metric_label` (by default "validation " and the history's metric name) with a dotted line for each
+    of `references`, a dict {label: value} of baselines; returns the Figure."""
     panels = 1 + bool(history.valid_loss) + bool(history.valid_metric)
     fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels + 1, 3.2), layout="constrained", squeeze=False)
     epochs = np.arange(len(history))
@@ -33,6 +34,10 @@ def plot_loss(history, metric_label=None):
         spans_decades = min(values) > 0 and max(values) > 10 * min(values)
         (ax.semilogy if spans_decades or "loss" in label else ax.plot)(epochs, values, color=color)
         ax.set_title(label, fontsize=10); ax.set_xlabel("epoch"); ax.grid(alpha=0.3, which="both")
+    if references and history.valid_metric:
+        for (label, value), color in zip(references.items(), ["0.3", "tab:red", "tab:purple", "tab:brown"]):
+            axes[0, -1].axhline(value, color=color, ls=":", label=f"{label}: {value:.3g}")
+        axes[0, -1].legend(fontsize=8)
     return fig
 
 # %% ../nbs/12_training.ipynb #8ef5ec5b
@@ -114,6 +119,18 @@ class Task:
     def __repr__(self):
         return f"Task({self.name!r}, recipes {sorted(self.recipes)})"
 
+    def model_sizes(self, settings):
+        "The input and output sizes (I, O) of the task's model under `settings`; a task may read them off its data."
+        return self.input_size, self.output_size
+
+    def checkpoint_extras(self, settings):
+        "What the task's checkpoint holds beyond the model, as keyword arguments of `save_checkpoint`: nothing, here."
+        return {}
+
+    def metric_references(self, settings):
+        "Baselines of the validation metric that the loss plot draws, {label: value}: none, here."
+        return {}
+
     def recipe_settings(self, recipe="default", **overrides):
         """The settings of `recipe` (a key of `recipes`) with some replaced by `overrides`, as a new dict; every recipe
         is one layer of one direction unless `num_layers` or `bidirectional` say otherwise."""
@@ -177,7 +194,8 @@ def train_recipe(recipe="default", seed=0, progress=True, callbacks=(), task=WAV
     # a recipe's activation is for cells that take one; a cell with fixed ones refuses it only if it was asked for
     takes_one = settings["cell"] in CELLS and CELLS[settings["cell"]].activations != (None,)
     activation = settings["activation"] if takes_one or "activation" in overrides else None
-    model = RNN(task.input_size, settings["hidden_size"], task.output_size, activation, settings["init"],
+    input_size, output_size = task.model_sizes(settings)
+    model = RNN(input_size, settings["hidden_size"], output_size, activation, settings["init"],
                 seed=init_rng, cell=settings["cell"], num_layers=settings["num_layers"],
                 bidirectional=settings["bidirectional"])
     head, task_callbacks = task.make_head(model, settings, head_rng)
