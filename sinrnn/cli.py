@@ -27,9 +27,10 @@ from .checkpoint import save_checkpoint
 from .training import WAVE, plot_loss, train_recipe
 from .forecast import FORECAST
 from .classify import CLASSIFY
+from .text import TEXT
 
 # %% ../nbs/16_cli.ipynb #b9674fc4
-TASKS = {task.name: task for task in (WAVE, FORECAST, CLASSIFY)}
+TASKS = {task.name: task for task in (WAVE, FORECAST, CLASSIFY, TEXT)}
 
 def task_of(task):
     "The `Task` called `task`, a key of `TASKS`; raise naming `task` otherwise."
@@ -39,7 +40,7 @@ def task_of(task):
 
 def settings_from_args(recipe="default", epochs=None, lr=None, hidden_size=None, activation=None, optimizer=None,
                        init=None, batch_size=None, clip=None, cell=None, task="wave", num_layers=None,
-                       bidirectional=False):
+                       bidirectional=False, text=None):
     """The task's recipe's settings with the flags that were given (not None) replacing its own, each checked; raise
     naming a bad one."""
     overrides = dict(epochs=epochs, lr=lr, hidden_size=hidden_size, activation=activation, optimizer=optimizer,
@@ -48,13 +49,19 @@ def settings_from_args(recipe="default", epochs=None, lr=None, hidden_size=None,
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if clip is not None:
         overrides["clip"] = check_real(clip, "clip", 0, float("inf")) or None
+    if text is not None:
+        if task != "text":
+            raise ValueError(f"--text names the file of the text task, not of the {task} task: add --task text")
+        overrides["text"] = text
     task = task_of(task)
     settings = task.recipe_settings(recipe, **overrides)
     check_size(settings["epochs"], "epochs")
-    n_batches(settings["n_samples"], settings["batch_size"])
+    if "n_samples" in settings:  # a text's batches depend on its length, checked when it is cut into streams
+        n_batches(settings["n_samples"], settings["batch_size"])
     if activation is None and settings["cell"] in CELLS and CELLS[settings["cell"]].activations == (None,):
         settings["activation"] = None  # a recipe's activation is for cells that take one; this cell has its own
-    RNN(task.input_size, settings["hidden_size"], task.output_size, settings["activation"], settings["init"],
+    input_size, output_size = task.model_sizes(settings)  # a text's vocabulary: the file is read here, once
+    RNN(input_size, settings["hidden_size"], output_size, settings["activation"], settings["init"],
         cell=settings["cell"], num_layers=settings["num_layers"], bidirectional=settings["bidirectional"])
     make_optimizer(settings["optimizer"], settings["lr"])
     return settings
@@ -62,7 +69,8 @@ def settings_from_args(recipe="default", epochs=None, lr=None, hidden_size=None,
 # %% ../nbs/16_cli.ipynb #6d6a04d4
 OUTPUTS = {"wave": ("model.npz", "history.csv", "loss.png", "predictions.png"),
            "forecast": ("model.npz", "history.csv", "loss.png", "forecast.png"),
-           "classify": ("model.npz", "history.csv", "loss.png", "confusion.png")}
+           "classify": ("model.npz", "history.csv", "loss.png", "confusion.png"),
+           "text": ("model.npz", "history.csv", "loss.png", "samples.txt")}
 
 def prepare_out(out, task="wave"):
     """Create the folder `out` if it is missing and check that the task's `OUTPUTS` can be written in it; raise
@@ -80,11 +88,17 @@ def prepare_out(out, task="wave"):
 
 # %% ../nbs/16_cli.ipynb #1478186f
 def _write_outputs(out, model, optimizer, history, task, settings):
-    save_checkpoint(os.path.join(out, "model.npz"), model, optimizer, history, task=task.name)
+    save_checkpoint(os.path.join(out, "model.npz"), model, optimizer, history, task=task.name,
+                    **task.checkpoint_extras(settings))
     history.to_csv(os.path.join(out, "history.csv"))
-    for name, fig in {"loss.png": plot_loss(history, task.metric_label), **task.plots(model, settings)}.items():
-        fig.savefig(os.path.join(out, name), dpi=100)
-        plt.close(fig)
+    loss_plot = plot_loss(history, task.metric_label, task.metric_references(settings))
+    for name, output in {"loss.png": loss_plot, **task.plots(model, settings)}.items():
+        if isinstance(output, str):  # a text's samples
+            with open(os.path.join(out, name), "w", encoding="utf-8") as f:
+                f.write(output)
+        else:
+            output.savefig(os.path.join(out, name), dpi=100)
+            plt.close(output)
 
 def _fail(message, status):
     print(f"sinrnn_train: error: {message}", file=sys.stderr)
@@ -116,7 +130,8 @@ def train(recipe: str = "default",  # 'default', or for the wave task 'notebook'
           batch_size: int = None,  # sequences per batch (default: the recipe's)
           clip: float = None,  # clip the gradient's global norm to this; 0 turns clipping off (default: the recipe's)
           cell: str = None,  # the name of a cell in sinrnn.model.CELLS (default: the recipe's)
-          task: str = "wave",  # 'wave' (the research notebook's), 'forecast' (continue a wave) or 'classify'
+          task: str = "wave",  # 'wave' (the research notebook's), 'forecast' (continue a wave), 'classify' or 'text'
+          text: str = None,  # for --task text: a UTF-8 file to learn (default: the Python Language Reference)
           num_layers: int = None,  # layers of cells, each reading the states of the one below (default: 1)
           bidirectional: bool = False,  # a second cell in each layer reads the waves backwards (not for forecast)
           no_progress: bool = False,  # hide the progress bar (shown when stdout is a terminal)
@@ -125,7 +140,7 @@ def train(recipe: str = "default",  # 'default', or for the wave task 'notebook'
     matplotlib.use("Agg")
     try:
         settings = settings_from_args(recipe, epochs, lr, hidden_size, activation, optimizer, init, batch_size, clip,
-                                      cell, task, num_layers, bidirectional)
+                                      cell, task, num_layers, bidirectional, text)
         check_seed(seed)
         prepare_out(out, task)
     except (ValueError, TypeError, OSError) as err:
@@ -145,8 +160,8 @@ def train(recipe: str = "default",  # 'default', or for the wave task 'notebook'
         if show_progress:
             print()  # the progress bar leaves its line unfinished
         # the training loss is the epoch's sum of batch losses, each on the task's scale: say so beside the metric
-        batches = n_batches(settings["n_samples"], settings["batch_size"])
-        final = f"{history.train_loss[-1]:.6g} (sum of the last epoch's {batches} batch losses)" if len(history) \
+        batches = f"{n_batches(settings['n_samples'], settings['batch_size'])} " if "n_samples" in settings else ""
+        final = f"{history.train_loss[-1]:.6g} (sum of the last epoch's {batches}batch losses)" if len(history) \
             else "none"
         metric = f"{history.valid_metric[-1]:.6g}" if history.valid_metric else "none"
         elapsed = history.elapsed[-1] if len(history) else 0.0

@@ -6,7 +6,7 @@
 __all__ = ['MAX_TEXT_BYTES', 'MAX_VOCABULARY', 'UNKNOWN', 'ADD_K', 'default_text', 'read_text', 'Vocabulary', 'split_text',
            'ngram_bits', 'ngram_baselines']
 
-# %% ../nbs/15b_corpus.ipynb #7936a67c
+# %% ../nbs/15b_corpus.ipynb #ad508836
 import os
 import stat
 
@@ -15,12 +15,12 @@ from pydoc_data.topics import topics
 
 from .checks import as_array, check_real, check_size
 
-# %% ../nbs/15b_corpus.ipynb #997056bd
+# %% ../nbs/15b_corpus.ipynb #f5a8fe4b
 def default_text():
     "The Python Language Reference as the standard library ships it (`pydoc_data.topics`), topics in key order: a str."
     return "".join(topics[key] for key in sorted(topics))
 
-# %% ../nbs/15b_corpus.ipynb #b7080bd3
+# %% ../nbs/15b_corpus.ipynb #1eaa1f7c
 MAX_TEXT_BYTES = 100_000_000  # 100 MB: far more text than a model in NumPy reads in a day of training
 
 def read_text(path, max_bytes=MAX_TEXT_BYTES):
@@ -51,7 +51,7 @@ def read_text(path, max_bytes=MAX_TEXT_BYTES):
         raise ValueError(f"{path}: the file is empty")
     return text
 
-# %% ../nbs/15b_corpus.ipynb #07212a72
+# %% ../nbs/15b_corpus.ipynb #508e51cc
 MAX_VOCABULARY = 5000  # distinct characters; the model reads V inputs and writes V outputs at every step
 UNKNOWN = "\ufffd"  # the replacement character: stands for validation characters that training never showed
 
@@ -102,7 +102,7 @@ class Vocabulary:
             raise ValueError(f"ids must be in 0 ... {len(self) - 1}, got values from {ids.min()} to {ids.max()}")
         return "".join(self.chars[i] for i in ids.tolist())
 
-# %% ../nbs/15b_corpus.ipynb #9b9e1049
+# %% ../nbs/15b_corpus.ipynb #f2014114
 def split_text(text, valid_fraction=0.1):
     """Split `text` (a str) by position into a training part and the last `valid_fraction` for validation. Returns
     (vocabulary, train_ids (L,), valid_ids (M,)): the vocabulary of the training part (with `UNKNOWN` if validation
@@ -122,7 +122,7 @@ def split_text(text, valid_fraction=0.1):
     vocabulary = Vocabulary(chars)
     return vocabulary, vocabulary.encode(train), vocabulary.encode(valid)
 
-# %% ../nbs/15b_corpus.ipynb #517e3397
+# %% ../nbs/15b_corpus.ipynb #b083a29c
 def _windows(ids, order, base):
     "Every window of `order` consecutive ids as one int64, its digits in base `base`: (len(ids) - order + 1,)."
     count = len(ids) - order + 1
@@ -167,15 +167,17 @@ def ngram_bits(train_ids, valid_ids, order, k, vocab_size):
         context = _counts(contexts, windows // vocab_size)
     return float(-np.mean(np.log2((joint + k) / (context + k * vocab_size))))
 
-# %% ../nbs/15b_corpus.ipynb #518af1f5
+# %% ../nbs/15b_corpus.ipynb #0f2bc046
 ADD_K = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)  # the smoothing counts that `ngram_baselines` chooses from
 
 def ngram_baselines(train_ids, valid_ids, vocab_size, orders=(1, 2, 3, 4, 5), ks=ADD_K):
     """The add-k n-gram baseline of each of `orders`, k chosen from `ks` on the last tenth of train_ids (L,) and
     scored on valid_ids (M,). Returns a list of dicts with the order, k, bpc (bits per character) and perplexity."""
     train_ids = _check_ids(train_ids, "train_ids", check_size(vocab_size, "vocab_size"))
-    if not isinstance(ks, (tuple, list)) or not ks:
-        raise ValueError(f"ks must be a non-empty tuple or list of smoothing counts, got {ks!r}")
+    if not isinstance(orders, (tuple, list)) or not orders or not isinstance(ks, (tuple, list)) or not ks:
+        raise ValueError(f"orders and ks must be non-empty tuples or lists, got orders={orders!r}, ks={ks!r}")
+    orders = [check_size(order, "orders") for order in orders]
+    ks = [check_real(k, "ks", 0, np.inf, low_open=True) for k in ks]
     cut = round(0.9 * len(train_ids))
     rows = []
     for order in orders:

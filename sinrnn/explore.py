@@ -93,8 +93,8 @@ class PredictionExplorer:
             raise TypeError(f"model {name!r} must be an RNN, got {type(model).__name__}")
         if (model.input_size, model.output_size) not in ((3, 1), (1, 1)):
             raise ValueError(f"model {name!r} must draw a wave from (frequency, phase, amplitude), input_size=3 and "
-                             f"output_size=1, or forecast one, input_size=1 and output_size=1; got "
-                             f"{model.input_size} and {model.output_size}")
+                             f"output_size=1, or forecast one, input_size=1 and output_size=1 (a text model writes in "
+                             f"sinrnn.text_explore); got {model.input_size} and {model.output_size}")
 
     def _build_figure(self):
         size = dict(figsize=(8, 5), dpi=80)
@@ -226,7 +226,8 @@ def explorer_notebook(paths):
 def serve(paths, port=8866, folder=None):
     "Start Voilà serving the explorer of the checkpoints at `paths` on 127.0.0.1:`port`; returns the process."
     for path in paths:
-        load_checkpoint(path)  # a bad file is refused here, by name, rather than inside the web page
+        # a bad file is refused here, by name, rather than inside the web page
+        PredictionExplorer._check_model(load_checkpoint(path)[0], str(path))
     folder = folder or tempfile.mkdtemp(prefix="sinrnn-explore-")
     with open(os.path.join(folder, "explorer.ipynb"), "w") as f:
         json.dump(explorer_notebook(paths), f)
