@@ -229,13 +229,15 @@ def main(repeat: int = 20,  # timed rounds per measurement; the fastest counts
                  + f"   (redraw alone {explorer['redraw'] * 1e3:.1f} ms)")
     if with_torch:
         recipe = TEXT.recipe_settings()
-        sizes = {name: recipe[name] for name in ("cell", "hidden_size", "num_layers", "seq_len", "batch_size")}
-        with threadpool_limits(1, user_api="blas"):
-            text = bench_text(**sizes, repeat=max(1, repeat // 4))
-        lines.append(f"text, the default recipe's {sizes['cell']} (H={sizes['hidden_size']}, L={sizes['num_layers']}, "
-                     f"T={sizes['seq_len']}, N={sizes['batch_size']}): {text['chars_per_second']['sinrnn']:,.0f} "
-                     f"characters/s, torch {text['chars_per_second']['torch']:,.0f}")
-        lines.append(_report("  text: sinrnn / torch fused, chars/s", text["ratio"], 1))
+        sizes = {name: recipe[name] for name in ("hidden_size", "num_layers", "seq_len", "batch_size")}
+        lines.append(f"text at the default recipe's sizes (H={sizes['hidden_size']}, L={sizes['num_layers']}, "
+                     f"T={sizes['seq_len']}, N={sizes['batch_size']}), characters per second:")
+        for cell in dict.fromkeys([recipe["cell"], "lstm"]):  # the recipe's cell, and the LSTM every library has
+            with threadpool_limits(1, user_api="blas"):
+                text = bench_text(cell, **sizes, repeat=max(1, repeat // 4))
+            speeds = text["chars_per_second"]
+            lines.append(_report(f"  {cell} {speeds['sinrnn']:,.0f} / torch fused {speeds['torch']:,.0f}",
+                                 text["ratio"], 1))
     web = bench_web_explorer(hidden_size, seq_len)
     lines.append("explorer in the page                 skipped: no Playwright or Chromium" if web is None else
                  _report("explorer in the page, redraw ms", web[0], 16, higher_is_better=False)
