@@ -6,7 +6,7 @@
 __all__ = ['MAX_TEXT_BYTES', 'MAX_VOCABULARY', 'UNKNOWN', 'ADD_K', 'default_text', 'read_text', 'Vocabulary', 'split_text',
            'ngram_bits', 'ngram_baselines']
 
-# %% ../nbs/15b_corpus.ipynb #ad508836
+# %% ../nbs/15b_corpus.ipynb #2e906364
 import os
 import stat
 
@@ -15,12 +15,12 @@ from pydoc_data.topics import topics
 
 from .checks import as_array, check_real, check_size
 
-# %% ../nbs/15b_corpus.ipynb #f5a8fe4b
+# %% ../nbs/15b_corpus.ipynb #dad91213
 def default_text():
     "The Python Language Reference as the standard library ships it (`pydoc_data.topics`), topics in key order: a str."
     return "".join(topics[key] for key in sorted(topics))
 
-# %% ../nbs/15b_corpus.ipynb #1eaa1f7c
+# %% ../nbs/15b_corpus.ipynb #aa34145f
 MAX_TEXT_BYTES = 100_000_000  # 100 MB: far more text than a model in NumPy reads in a day of training
 
 def read_text(path, max_bytes=MAX_TEXT_BYTES):
@@ -34,9 +34,12 @@ def read_text(path, max_bytes=MAX_TEXT_BYTES):
         raise ValueError(f"{path}: not a regular file; sinrnn reads text only from a file whose size it knows")
     # O_NONBLOCK: if the path became a pipe since os.stat, opening it does not wait for a writer
     with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
             raise ValueError(f"{path}: not a regular file; sinrnn reads text only from a file whose size it knows")
-        data = f.read(max_bytes + 1)
+        if info.st_size > max_bytes:
+            raise ValueError(f"{path}: {info.st_size:,} bytes, larger than the limit of {max_bytes:,} bytes")
+        data = f.read(max_bytes + 1)  # a file that grows after fstat is still read no further than the limit
     if len(data) > max_bytes:
         raise ValueError(f"{path}: larger than the limit of {max_bytes:,} bytes")
     nul = data.find(b"\0")
@@ -51,7 +54,7 @@ def read_text(path, max_bytes=MAX_TEXT_BYTES):
         raise ValueError(f"{path}: the file is empty")
     return text
 
-# %% ../nbs/15b_corpus.ipynb #508e51cc
+# %% ../nbs/15b_corpus.ipynb #efe3627b
 MAX_VOCABULARY = 5000  # distinct characters; the model reads V inputs and writes V outputs at every step
 UNKNOWN = "\ufffd"  # the replacement character: stands for validation characters that training never showed
 
@@ -102,7 +105,7 @@ class Vocabulary:
             raise ValueError(f"ids must be in 0 ... {len(self) - 1}, got values from {ids.min()} to {ids.max()}")
         return "".join(self.chars[i] for i in ids.tolist())
 
-# %% ../nbs/15b_corpus.ipynb #f2014114
+# %% ../nbs/15b_corpus.ipynb #8b9fdd4a
 def split_text(text, valid_fraction=0.1):
     """Split `text` (a str) by position into a training part and the last `valid_fraction` for validation. Returns
     (vocabulary, train_ids (L,), valid_ids (M,)): the vocabulary of the training part (with `UNKNOWN` if validation
@@ -122,7 +125,7 @@ def split_text(text, valid_fraction=0.1):
     vocabulary = Vocabulary(chars)
     return vocabulary, vocabulary.encode(train), vocabulary.encode(valid)
 
-# %% ../nbs/15b_corpus.ipynb #b083a29c
+# %% ../nbs/15b_corpus.ipynb #f8fdb4b9
 def _windows(ids, order, base):
     "Every window of `order` consecutive ids as one int64, its digits in base `base`: (len(ids) - order + 1,)."
     count = len(ids) - order + 1
@@ -167,7 +170,7 @@ def ngram_bits(train_ids, valid_ids, order, k, vocab_size):
         context = _counts(contexts, windows // vocab_size)
     return float(-np.mean(np.log2((joint + k) / (context + k * vocab_size))))
 
-# %% ../nbs/15b_corpus.ipynb #0f2bc046
+# %% ../nbs/15b_corpus.ipynb #4ee04302
 ADD_K = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)  # the smoothing counts that `ngram_baselines` chooses from
 
 def ngram_baselines(train_ids, valid_ids, vocab_size, orders=(1, 2, 3, 4, 5), ks=ADD_K):
@@ -179,6 +182,9 @@ def ngram_baselines(train_ids, valid_ids, vocab_size, orders=(1, 2, 3, 4, 5), ks
     orders = [check_size(order, "orders") for order in orders]
     ks = [check_real(k, "ks", 0, np.inf, low_open=True) for k in ks]
     cut = round(0.9 * len(train_ids))
+    if not 1 <= cut < len(train_ids) or max(orders) > cut:
+        raise ValueError(f"train_ids of {len(train_ids)} ids leave {cut} to count on and {len(train_ids) - cut} to "
+                         f"choose k on, too few for orders up to {max(orders)}")
     rows = []
     for order in orders:
         k = min(ks, key=lambda k: ngram_bits(train_ids[:cut], train_ids[cut:], order, k, vocab_size))

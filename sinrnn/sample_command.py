@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['write_sample', 'main']
 
-# %% ../nbs/16c_sample_command.ipynb #9846ecb5
+# %% ../nbs/16c_sample_command.ipynb #a0591830
 import sys
 
 from fastcore.script import anno_parser
@@ -13,7 +13,7 @@ from fastcore.script import anno_parser
 from .checkpoint import CheckpointError
 from .text import load_language_model, sample
 
-# %% ../nbs/16c_sample_command.ipynb #9ca8b82d
+# %% ../nbs/16c_sample_command.ipynb #c85863e3
 def write_sample(checkpoint: str,  # a text model's model.npz, written by sinrnn_train --task text
                  prime: str = "The ",  # the text the model reads first; every character must be in its vocabulary
                  length: int = 500,  # how many characters to write after it
@@ -39,7 +39,7 @@ def main():
         _fail(f"unrecognized arguments: {' '.join(given)}")
     try:
         print(write_sample(**args))
-    except (ValueError, TypeError, OSError, CheckpointError) as err:
+    except (ValueError, TypeError, OSError, FloatingPointError, CheckpointError) as err:
         _fail(err)
     except KeyboardInterrupt:
         print("sinrnn_sample: interrupted", file=sys.stderr)

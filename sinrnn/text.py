@@ -6,21 +6,21 @@
 __all__ = ['TEXT_RECIPES', 'SAMPLE_TEMPERATURES', 'TEXT', 'one_hot', 'next_char_loss', 'check_language_model', 'LanguageModel',
            'text_streams', 'sample', 'TextTask', 'load_language_model']
 
-# %% ../nbs/15c_text.ipynb #f17d669e
+# %% ../nbs/15c_text.ipynb #c58576a6
 import os
 
 import numpy as np
 from fastcore.basics import patch
 
 from .checks import as_array, check_real, check_seed, check_size
-from .model import check_model, check_result, linear_backward, linear_forward
+from .model import check_model, linear_backward, linear_forward
 from .stack import stack_last_states, stack_layers, stack_step_forward
 from .classify import log_softmax
 from .training import Head, Task
 from .checkpoint import checkpoint_vocabulary, load_checkpoint
 from .corpus import Vocabulary, default_text, ngram_baselines, read_text, split_text
 
-# %% ../nbs/15c_text.ipynb #79a6c47e
+# %% ../nbs/15c_text.ipynb #86c4ab84
 def one_hot(ids, size):
     "The one-hot rows of integer token ids of any shape (...) in 0 ... size - 1: float64 (..., size)."
     ids, size = as_array(ids, "ids"), check_size(size, "size")
@@ -32,13 +32,19 @@ def one_hot(ids, size):
     np.put_along_axis(rows, ids[..., None], 1.0, axis=-1)
     return rows
 
+def _finite(value, what):
+    "Return `value`, or raise `FloatingPointError` if it holds inf or NaN, naming `what`."
+    if not np.isfinite(value).all():
+        raise FloatingPointError(f"{what} overflowed to inf or NaN: the model's parameters are too large")
+    return value
+
 def _next_char_loss(log_p, targets):
     "The cross-entropy summed over T, mean over N, from log-probabilities (T, N, V) and target ids (T, N)."
     return float(-np.take_along_axis(log_p, targets[..., None], axis=-1).sum() / log_p.shape[1])
 
 def _next_char_grad(log_p, targets):
     "(softmax - one_hot(targets)) / N, (T, N, V): the gradient of `_next_char_loss` with respect to the logits."
-    grad = np.exp(log_p)
+    grad = np.exp(np.ascontiguousarray(log_p))  # contiguous, so that the rows below are a view of it, not a copy
     rows = grad.reshape(-1, grad.shape[-1])
     rows[np.arange(len(rows)), targets.reshape(-1)] -= 1.0
     return grad / log_p.shape[1]
@@ -54,10 +60,12 @@ def next_char_loss(logits, targets):
     if targets.shape != log_p.shape[:-1] or log_p.ndim != 3 or targets.dtype.kind not in "iu":
         raise ValueError(f"targets must be integers of shape (T, N) = {log_p.shape[:-1]}, got {targets.dtype} of "
                          f"shape {targets.shape}")
-    one_hot(targets, log_p.shape[-1])  # checks the range
+    if targets.size and (targets.min() < 0 or targets.max() >= log_p.shape[-1]):
+        raise ValueError(f"targets must be in 0 ... {log_p.shape[-1] - 1}, got values from {targets.min()} to "
+                         f"{targets.max()}")
     return _next_char_loss(log_p, targets), _next_char_grad(log_p, targets)
 
-# %% ../nbs/15c_text.ipynb #3be63454
+# %% ../nbs/15c_text.ipynb #d1c9cbf5
 def _check_ids(ids, name, vocab_size):
     ids = as_array(ids, name)
     if ids.ndim != 2 or ids.dtype.kind not in "iu" or 0 in ids.shape:
@@ -81,11 +89,10 @@ def check_language_model(model, vocabulary):
     return model
 
 class LanguageModel(Head):
-    """A character-level language model on `model`, an `RNN` of one direction whose input and output sizes are V,
-    the size of `vocabulary`. From token ids x (N, T) it gives the logits of the next character at every step,
-    scored against the ids y (N, T) that follow. Its metric is bits per character. `loss` reads long sequences in
-    windows of `chunk` steps. With `stateful`, each `loss_and_grads` starts from the states where the last one
-    stopped, row by row, when the batch has as many rows (see `text_streams`); `reset` forgets them."""
+    """A character-level language model on `model`, an `RNN` of one direction with input and output size V =
+    len(`vocabulary`): the logits of the next character at every step of token ids x (N, T), scored against the ids
+    y (N, T) that follow, in bits per character; `loss` reads in windows of `chunk` steps. With `stateful`, each
+    `loss_and_grads` starts where the last stopped, row by row, if N agrees (see `text_streams`); `reset` forgets."""
     metric_name = "bpc"
 
     def __init__(self, model, vocabulary, stateful=True, chunk=256):
@@ -117,9 +124,9 @@ class LanguageModel(Head):
             h, cell_cache = self.model.cell_forward(one_hot(x.T, len(self.vocabulary)), self.model._workspace,
                                                     states0)
             logits, readout_cache = linear_forward(h, self.params["w_out"], self.params["b_out"])
-        return check_result(logits, "the logits", x), cell_cache, readout_cache
+        return _finite(logits, "the logits"), cell_cache, readout_cache
 
-# %% ../nbs/15c_text.ipynb #344a8f06
+# %% ../nbs/15c_text.ipynb #60fadd96
 @patch
 def loss(self: LanguageModel, x, y):
     """The cross-entropy of the ids y (N, T) given x (N, T), summed over the steps and averaged over the sequences,
@@ -157,12 +164,12 @@ def loss_and_grads(self: LanguageModel, x, y):
         grads = self.model.cell_backward(dh_out, cell_cache)[1]
     grads.update(w_out=dw_out, b_out=db_out)
     for name, grad in grads.items():
-        check_result(grad, f"the gradient of {name}", x)
+        _finite(grad, f"the gradient of {name}")
     if self.stateful:
         self.states = stack_last_states(cell_cache)
     return _next_char_loss(log_p, y.T), {name: grads[name] for name in self.params}
 
-# %% ../nbs/15c_text.ipynb #b5b20f93
+# %% ../nbs/15c_text.ipynb #af5db52c
 def text_streams(ids, n_streams, seq_len):
     """Cut token ids (L,) into `n_streams` streams read side by side, in windows of `seq_len` characters: returns x, y
     (B N, T), N = n_streams, T = seq_len, where batch b is rows b N ... b N + N - 1, row n of batch b + 1 continues
@@ -171,7 +178,7 @@ def text_streams(ids, n_streams, seq_len):
     if ids.ndim != 1 or ids.dtype.kind not in "iu":
         raise ValueError(f"ids must be token ids, integers of shape (L,), got {ids.dtype} of shape {ids.shape}")
     n_streams, seq_len = check_size(n_streams, "n_streams"), check_size(seq_len, "seq_len")
-    length = (len(ids) - 1) // n_streams  # each stream's characters, each with the one that follows it
+    length = max(len(ids) - 1, 0) // n_streams  # each stream's characters, each with the one that follows it
     n_windows = length // seq_len
     if n_windows == 0:
         raise ValueError(f"{len(ids):,} characters make {n_streams} streams of {length:,}, shorter than one window of "
@@ -182,14 +189,15 @@ def text_streams(ids, n_streams, seq_len):
         return streams.reshape(n_streams, n_windows, seq_len).transpose(1, 0, 2).reshape(-1, seq_len).astype(np.int64)
     return windows(0), windows(1)
 
-# %% ../nbs/15c_text.ipynb #a6bf58ae
+# %% ../nbs/15c_text.ipynb #53e2918c
 def _draw(logits, temperature, top_k, rng):
     "A token id drawn from softmax(logits / temperature) over the `top_k` largest logits (V,); greedy at 0."
     if temperature == 0:
         return int(np.argmax(logits))
     scaled = (logits - logits.max()) / temperature  # at most 0: exp cannot overflow, whatever the temperature
     if top_k is not None and top_k < len(scaled):
-        scaled[scaled < np.partition(scaled, -top_k)[-top_k]] = -np.inf
+        # exactly k: among equal logits the lower ids, as argmax takes the first of equal maxima
+        scaled[np.argsort(-scaled, kind="stable")[top_k:]] = -np.inf
     p = np.exp(scaled)
     return int(rng.choice(len(p), p=p / p.sum()))
 
@@ -213,12 +221,12 @@ def sample(model, vocabulary, prime, length=200, temperature=1.0, top_k=None, se
         h, cache = model.cell_forward(one_hot(prime_ids[:, None], V))
         states, top, written = stack_last_states(cache), h[-1, 0], []
         for _ in range(length):
-            written.append(_draw(check_result(top @ w_out.T + b_out, "the logits", prime_ids), temperature, top_k, rng))
+            written.append(_draw(_finite(top @ w_out.T + b_out, "the logits"), temperature, top_k, rng))
             states = stack_step_forward(model.cell_type, one_hot(written[-1:], V), states, layers, model.activation)[0]
             top = states[-1][0][0]
     return vocabulary.decode(np.array(written))
 
-# %% ../nbs/15c_text.ipynb #1dd48c50
+# %% ../nbs/15c_text.ipynb #0490c609
 TEXT_RECIPES = {
     "default": dict(cell="gru", hidden_size=160, num_layers=2, activation="tanh", init="glorot", optimizer="adam",
                     lr=3e-3, clip=5.0, batch_size=16, seq_len=128, shuffle=False, epochs=6, lr_drop_at=0.6,
@@ -232,17 +240,23 @@ class TextTask(Task):
     def __init__(self):
         super().__init__("text", TEXT_RECIPES, self._data, self._head, None, None, self._outputs,
                          "validation bits per character", causal=True)
-        self._corpus = None, None  # the settings read last, and their split: a run reads its text once
+        self._corpus = None, None  # the text and split read last, and their split
 
-    def corpus(self, settings):
-        "(vocabulary, train_ids, valid_ids): the split of the text that `settings` name, read on first use."
-        path = settings["text"]
-        # a file changed since it was read is read again: its time and size are part of what was read
-        info = None if path is None else os.stat(path)
-        key = path, settings["valid_fraction"], info and (info.st_size, info.st_mtime_ns)
-        if self._corpus[0] != key:
-            text = default_text() if path is None else read_text(path)
-            self._corpus = key, split_text(text, settings["valid_fraction"])
+    def recipe_settings(self, recipe="default", **overrides):
+        "The recipe's settings, as `Task.recipe_settings` gives them; streams are read in order, never shuffled."
+        settings = super().recipe_settings(recipe, **overrides)
+        if settings["shuffle"] is not False:
+            raise ValueError("the text task reads its streams in order and carries the state from one window to the "
+                             "next; shuffle must be False")
+        return settings
+
+    def corpus(self, settings, again=False):
+        """(vocabulary, train_ids, valid_ids) of the text `settings` name, as read last, or now if never or `again`.
+        A run reads it as it starts (`make_data`); its model, checkpoint, baselines and samples use that reading."""
+        key = settings["text"], settings["valid_fraction"]
+        if again or self._corpus[0] != key:
+            text = default_text() if key[0] is None else read_text(key[0])
+            self._corpus = key, split_text(text, key[1])
         return self._corpus[1]
 
     def model_sizes(self, settings):
@@ -261,7 +275,7 @@ class TextTask(Task):
                                                                                orders=(2, 3, 4, 5))}
 
     def _data(self, settings, data_rng, valid_rng):
-        _, train_ids, valid_ids = self.corpus(settings)
+        _, train_ids, valid_ids = self.corpus(settings, again=True)  # a file changed since the last run is new
         return text_streams(train_ids, settings["batch_size"], settings["seq_len"]), (valid_ids[None, :-1],
                                                                                       valid_ids[None, 1:])
 
@@ -279,7 +293,7 @@ class TextTask(Task):
 
 TEXT = TextTask()
 
-# %% ../nbs/15c_text.ipynb #fcb97725
+# %% ../nbs/15c_text.ipynb #38a5313f
 def load_language_model(path):
     "The model and `Vocabulary` of the text model's checkpoint at `path`; `CheckpointError` for any other file."
     model = load_checkpoint(path, task="text")[0]

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['TextExplorer']
 
-# %% ../nbs/19b_text_explore.ipynb #d27d9fc8
+# %% ../nbs/19b_text_explore.ipynb #a1c2809a
 from html import escape
 
 import ipywidgets as widgets
@@ -13,7 +13,7 @@ from IPython.display import display
 
 from .text import check_language_model, load_language_model, sample
 
-# %% ../nbs/19b_text_explore.ipynb #e3baa56a
+# %% ../nbs/19b_text_explore.ipynb #8db89ca4
 class TextExplorer:
     """A language model `model` with its `vocabulary` writing as you watch: a box for the priming text, sliders for the
     temperature, the length and top-k (0 for all characters), and the seed."""
@@ -43,7 +43,7 @@ class TextExplorer:
         try:
             written = sample(self.model, self.vocabulary, self.prime.value, self.length.value, self.temperature.value,
                              self.top_k.value or None, self.seed.value)
-        except ValueError as err:
+        except (ValueError, FloatingPointError) as err:  # a priming character it does not know; huge weights
             self.text.value = f"<span style='color:#b00'>{escape(str(err))}</span>"
             return
         self.text.value = (f"<pre style='white-space: pre-wrap; font-size: 13px'><b>{escape(self.prime.value)}</b>"

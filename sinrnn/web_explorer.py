@@ -6,6 +6,7 @@
 __all__ = ['NOTEBOOK_RANGES', 'WebExplorer', 'check_in_browser']
 
 # %% ../nbs/23_web_explorer.ipynb #a3cc15c0
+import concurrent.futures
 import html
 import json
 import uuid
@@ -163,7 +164,13 @@ class WebExplorer:
 # %% ../nbs/23_web_explorer.ipynb #4f130861
 def check_in_browser(explorer, chromium="/usr/bin/chromium", moves=20):
     """Open `explorer` in headless Chromium with Playwright and return what the page computed: the JavaScript
-    predictions of every model at a few slider settings, whether moving sliders changed the plot, and redraw times."""
+    predictions of every model at a few slider settings, whether moving sliders changed the plot, and redraw times.
+    It runs in a notebook too: Playwright's sync API refuses a thread whose asyncio loop is running, as a Jupyter
+    kernel's is, so the browser is driven from a thread of its own."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(_check_in_browser, explorer, chromium, moves).result()
+
+def _check_in_browser(explorer, chromium, moves):
     from playwright.sync_api import sync_playwright  # optional: only this check needs a browser
     settings = [(2.0, 0.0, 1.0, 50), (3.5, 0.5, 1.5, 80), (7.25, -1.0, 0.5, 7)]
     with sync_playwright() as p:
