@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['RECIPES', 'WAVE', 'plot_loss', 'prediction_mse', 'plot_prediction', 'plot_prediction_grid', 'DropLR', 'Task', 'Head',
-           'recipe_settings', 'train_recipe']
+           'recipe_settings', 'RecipeSetup', 'recipe_setup', 'train_recipe']
 
 # %% ../nbs/12_training.ipynb #a3da24d9
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import matplotlib.pyplot as plt
@@ -182,15 +183,27 @@ def recipe_settings(recipe="default", **overrides):
     "The settings of the wave's `recipe` (a key of `RECIPES`) with some replaced by `overrides`, as a new dict."
     return WAVE.recipe_settings(recipe, **overrides)
 
-def train_recipe(recipe="default", seed=0, progress=True, callbacks=(), task=WAVE, **overrides):
-    """Make the data and model of `task`'s `recipe` (the wave's: x (N, T, 3), y (N, T, 1)) and train it; returns
-    (model, optimizer, history)."""
+@dataclass
+class RecipeSetup:
+    """What training a recipe starts from: its `settings`, the `model` (an `RNN`), the task's `head` on it (the model
+    itself for the wave) with the task's `callbacks`, the `train` and `valid` pairs, and the shuffling generator."""
+    settings: dict
+    model: RNN
+    head: object
+    callbacks: list
+    train: tuple
+    valid: tuple
+    shuffle_rng: np.random.Generator
+
+def recipe_setup(recipe="default", seed=0, task=WAVE, **overrides):
+    """The data and model of `task`'s `recipe` with `overrides`, from `seed`, as a `RecipeSetup` (the wave's data:
+    x (N, T, 3), y (N, T, 1)); `train_recipe` and the learning-rate finder start from it."""
     settings = task.recipe_settings(recipe, **overrides)
     if seed is not None and not (is_integer(seed) and seed >= 0):
         raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)]
     data_rng, init_rng, shuffle_rng, valid_rng, head_rng = streams
-    (x, y), valid = task.make_data(settings, data_rng, valid_rng)
+    train, valid = task.make_data(settings, data_rng, valid_rng)
     # a recipe's activation is for cells that take one; a cell with fixed ones refuses it only if it was asked for
     takes_one = settings["cell"] in CELLS and CELLS[settings["cell"]].activations != (None,)
     activation = settings["activation"] if takes_one or "activation" in overrides else None
@@ -199,12 +212,19 @@ def train_recipe(recipe="default", seed=0, progress=True, callbacks=(), task=WAV
                 seed=init_rng, cell=settings["cell"], num_layers=settings["num_layers"],
                 bidirectional=settings["bidirectional"])
     head, task_callbacks = task.make_head(model, settings, head_rng)
+    return RecipeSetup(settings, model, head, task_callbacks, train, valid, shuffle_rng)
+
+def train_recipe(recipe="default", seed=0, progress=True, callbacks=(), task=WAVE, **overrides):
+    """Make the data and model of `task`'s `recipe` (the wave's: x (N, T, 3), y (N, T, 1)) and train it; returns
+    (model, optimizer, history)."""
+    setup = recipe_setup(recipe, seed, task, **overrides)
+    settings = setup.settings
     optimizer = make_optimizer(settings["optimizer"], settings["lr"])
-    callbacks = list(callbacks) + task_callbacks
+    callbacks = list(callbacks) + setup.callbacks
     if settings["lr_drop_at"] is not None:
         drop_epoch = max(1, round(settings["lr_drop_at"] * settings["epochs"]))
         callbacks.append(DropLR(optimizer, drop_epoch, settings["lr_drop_factor"]))
-    history = fit(head, x, y, settings["epochs"], optimizer, batch_size=settings["batch_size"], valid=valid,
-                  clip=settings["clip"], shuffle=settings["shuffle"], seed=shuffle_rng, callbacks=callbacks,
-                  progress=progress)
-    return model, optimizer, history
+    history = fit(setup.head, *setup.train, settings["epochs"], optimizer, batch_size=settings["batch_size"],
+                  valid=setup.valid, clip=settings["clip"], shuffle=settings["shuffle"], seed=setup.shuffle_rng,
+                  callbacks=callbacks, progress=progress)
+    return setup.model, optimizer, history
