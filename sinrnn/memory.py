@@ -13,13 +13,13 @@ import time
 import numpy as np
 import matplotlib.pyplot as plt
 from fastcore.script import call_parse
-from fastprogress.fastprogress import progress_bar
 
 from .checks import check_size
 from .model import CELLS, RNN
 from .data import make_sine_data
 from .optim import Adam
 from .fit import NonFiniteError, fit
+from .sweep import sweep
 
 # %% ../nbs/18_memory.ipynb #a8a16a5e
 def make_memory_data(n_samples, seq_len, seed=None):
@@ -52,17 +52,25 @@ def train_memory(variant, seq_len, seed, budget=BUDGET, num_layers=1):
 
 # %% ../nbs/18_memory.ipynb #944d849f
 def memory_experiment(lengths=(25, 50, 100, 200), seeds=range(5), variants=tuple(VARIANTS), budget=BUDGET,
-                      progress=True, num_layers=1):
-    """Held-out MSE per step of every variant, in `num_layers` layers, at every length T and seed:
-    {variant: {T: [score per seed]}}."""
+                      progress=True, num_layers=1, scheduler=None, workers=None):
+    """Held-out MSE per step of every variant, in `num_layers` layers, at every length T and seed, each run a task of
+    one `sweep` on `scheduler` (None: a local cluster of `workers` processes; "serial": this process):
+    ({variant: {T: [score per seed]}}, the `Sweep`)."""
     unknown = [variant for variant in variants if variant not in VARIANTS]
     if unknown:
         raise ValueError(f"variants must be names from {list(VARIANTS)}, got {unknown}")
-    runs = [(variant, check_size(T, "seq_len"), seed) for T in lengths for seed in seeds for variant in variants]
+    runs = [dict(variant=variant, seq_len=check_size(T, "seq_len"), seed=seed, budget=budget, num_layers=num_layers)
+            for T in lengths for seed in seeds for variant in variants]
+    report = sweep(train_memory, runs, scheduler, workers, progress)
+    if report.interrupted:
+        raise KeyboardInterrupt
+    if report.failed:  # train_memory scores a blow-up as NaN, so a failure here is a bug, not a result
+        raise RuntimeError(f"{len(report.failed)} runs failed; the first, {report.failed[0].config}: "
+                           f"{report.failed[0].error}")
     results = {variant: {T: [] for T in lengths} for variant in variants}
-    for variant, T, seed in (progress_bar(runs) if progress else runs):
-        results[variant][T].append(train_memory(variant, T, seed, budget, num_layers))
-    return results
+    for outcome in report.outcomes:  # in the order of `runs`, so each list is in the order of `seeds`
+        results[outcome.config["variant"]][outcome.config["seq_len"]].append(outcome.result)
+    return results, report
 
 def plot_memory(results, ax=None):
     "Median held-out MSE per step against T for each variant, every seed as a dot, log scale; returns the Axes."
@@ -92,6 +100,8 @@ def main(out: str = "memory_results.json",  # where to write the scores, as JSON
          epochs: int = BUDGET["epochs"],  # epochs per run
          cells: str = ",".join(CELLS),  # the cells to train, separated by commas, each with every activation it takes
          num_layers: int = 1,  # layers of the budget's hidden size in each model
+         scheduler: str = None,  # a Dask scheduler's address, or serial (default: a cluster on this machine)
+         workers: int = None,  # worker processes of the cluster on this machine (default: one per core)
          no_progress: bool = False,  # hide the progress bar
          ):
     "Train every cell at every length on the memory task with one budget, and write the scores to --out as JSON."
@@ -104,11 +114,12 @@ def main(out: str = "memory_results.json",  # where to write the scores, as JSON
     if not set(cells.split(",")) <= set(CELLS):
         raise ValueError(f"cells must be names from {list(CELLS)} separated by commas, got {cells!r}")
     variants = [variant for variant, (cell, _) in VARIANTS.items() if cell in cells.split(",")]
-    results = memory_experiment(lengths, range(check_size(seeds, "seeds")), variants, budget, not no_progress,
-                                check_size(num_layers, "num_layers"))
+    results, report = memory_experiment(lengths, range(check_size(seeds, "seeds")), variants, budget, not no_progress,
+                                        check_size(num_layers, "num_layers"), scheduler, workers)
     record = {"command": f"sinrnn_memory --seeds {seeds} --lengths {','.join(map(str, lengths))} --epochs {epochs}"
                          f" --cells {cells} --num_layers {num_layers}",
               "date": datetime.date.today().isoformat(), "seconds": round(time.perf_counter() - start, 1),
+              "ran": report.runner,
               "budget": budget, "num_layers": num_layers, "results": results}
     with open(out, "w") as f:
         json.dump(record, f, indent=1)
