@@ -4,13 +4,14 @@
 
 # %% auto #0
 __all__ = ['STACKS', 'best_times', 'bench_bptt', 'bench_scaling', 'bench_stack', 'bench_text', 'fit_overhead', 'bench_explorer',
-           'bench_web_explorer', 'main']
+           'bench_web_explorer', 'bench_sweep', 'main']
 
 # %% ../nbs/90_benchmark.ipynb #b1111294
 import contextlib
 import importlib.util
 import io
 import math
+import os
 import time
 
 import numpy as np
@@ -22,9 +23,11 @@ from .elman import ELMAN, bptt_quadratic
 from .data import batches, make_sine_data
 from .optim import make_optimizer
 from .fit import fit
+from .training import train_recipe
 from .interop import to_torch
 from .text import TEXT, LanguageModel, one_hot
 from .corpus import Vocabulary
+from .sweep import SERIAL, sweep
 from .explore import PredictionExplorer
 from .web_explorer import WebExplorer, check_in_browser
 
@@ -175,6 +178,21 @@ def bench_web_explorer(hidden_size=100, seq_len=50, moves=20, seed=0):
         return None
     return min(seen["redraw_ms"]), max(seen["redraw_ms"])
 
+# %% ../nbs/90_benchmark.ipynb #552ed2c4
+def _seed_run(seed, epochs):
+    "The default recipe's final training loss from `seed` after `epochs` epochs."
+    return train_recipe("default", seed, progress=False, epochs=epochs)[2].train_loss[-1]
+
+def bench_sweep(seeds=16, epochs=200, workers=None):
+    """Seconds for `seeds` seeds of the default recipe one after another and as a sweep on a local cluster of
+    `workers` processes (default: one per core), their ratio, and whether the two agree to the last bit."""
+    configs = [dict(seed=seed, epochs=epochs) for seed in range(seeds)]
+    serial = sweep(_seed_run, configs, SERIAL, progress=False)
+    parallel = sweep(_seed_run, configs, workers=workers, progress=False)
+    same = [o.result for o in serial.outcomes] == [o.result for o in parallel.outcomes] and not serial.failed
+    return dict(serial=serial.seconds, parallel=parallel.seconds, ratio=parallel.seconds / serial.seconds,
+                identical=same, workers=workers or os.cpu_count())
+
 # %% ../nbs/90_benchmark.ipynb #b6779af0
 STACKS = [(2, False), (3, False), (2, True)]  # (num_layers, bidirectional) of the stacks each cell is timed in
 
@@ -212,6 +230,7 @@ def main(repeat: int = 20,  # timed rounds per measurement; the fastest counts
          hidden_size: int = 100,  # H
          seq_len: int = 50,  # T
          batch_size: int = 5,  # N
+         sweep_seeds: int = 16,  # seeds of the default recipe, serial against a sweep on this machine; 0 skips it
          ):
     """Print sinrnn's speed, every cell, as ratios against the research notebook's O(T²) BPTT, torch, the floor,
     itself at 2T, and a bare loop."""
@@ -242,4 +261,10 @@ def main(repeat: int = 20,  # timed rounds per measurement; the fastest counts
     lines.append("explorer in the page                 skipped: no Playwright or Chromium" if web is None else
                  _report("explorer in the page, redraw ms", web[0], 16, higher_is_better=False)
                  + f"   (slowest of 20: {web[1]:.1f} ms)")
+    if sweep_seeds:
+        run = bench_sweep(sweep_seeds)
+        lines.append(_report(f"{sweep_seeds} seeds, {run['workers']} workers / one after another", run["ratio"], 0.6,
+                             higher_is_better=False)
+                     + f"   ({run['parallel']:.1f} s against {run['serial']:.1f} s; "
+                       f"{'identical' if run['identical'] else 'DIFFERENT'} results)")
     print("\n".join(lines))
