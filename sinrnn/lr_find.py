@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['LRFinding', 'lr_find', 'lr_find_recipe', 'plot_lr_find']
 
-# %% ../nbs/15e_lr_find.ipynb #4453b27b
+# %% ../nbs/15e_lr_find.ipynb #dee3374b
 import math
 from dataclasses import dataclass
 
@@ -19,7 +19,7 @@ from .data import batches
 from .optim import clip_grad_norm, make_optimizer
 from .training import WAVE, recipe_setup
 
-# %% ../nbs/15e_lr_find.ipynb #c861fa33
+# %% ../nbs/15e_lr_find.ipynb #5a49ba41
 @dataclass
 class LRFinding:
     """What `lr_find` saw, one entry per step: the learning rate `lrs`, the batch loss `losses` and its smoothed
@@ -82,7 +82,7 @@ def lr_find(model, x, y, optimizer="adam", lr_min=1e-6, lr_max=10.0, steps=100, 
     lowest = int(np.argmin(smoothed[skip_start:])) + skip_start if len(lrs) > skip_start else int(np.argmin(smoothed))
     return LRFinding(np.array(lrs), np.array(losses), np.array(smoothed), lrs[lowest] / 10, stopped)
 
-# %% ../nbs/15e_lr_find.ipynb #772218f5
+# %% ../nbs/15e_lr_find.ipynb #b3e76b33
 def lr_find_recipe(recipe="default", seed=0, task=WAVE, lr_min=1e-6, lr_max=10.0, steps=100, **overrides):
     "`lr_find` on the data and model that `train_recipe` would train from `recipe`, `seed` and `overrides`."
     setup = recipe_setup(recipe, seed, task, **overrides)

@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['SERIAL', 'MAX_SEEDS', 'Outcome', 'Sweep', 'sweep', 'parse_seeds', 'plot_spread']
 
-# %% ../nbs/15d_sweep.ipynb #026f43ab
+# %% ../nbs/15d_sweep.ipynb #698526be
 import logging
+import multiprocessing
 import os
 import re
 import time
@@ -25,7 +26,7 @@ except ImportError:
 
 from .checks import check_size
 
-# %% ../nbs/15d_sweep.ipynb #21f36ace
+# %% ../nbs/15d_sweep.ipynb #984cb8d7
 @dataclass
 class Outcome:
     """One finished run of a sweep: its `config` (the keyword arguments it was called with) and either its `result`
@@ -61,13 +62,15 @@ def _check_configs(configs):
             raise TypeError(f"configs[{index}] must be a dict of keyword arguments with str keys, got {config!r}")
     return configs
 
-# %% ../nbs/15d_sweep.ipynb #6bd03811
+# %% ../nbs/15d_sweep.ipynb #0c8db6bb
 SERIAL = "serial"
+
+def _address():
+    return dask.config.get("scheduler-address", None)  # DASK_SCHEDULER_ADDRESS, if set
 
 def _connect(scheduler, workers):
     "A Dask client for `scheduler` (None: a local cluster of `workers` processes), the cluster it started, and where."
-    if scheduler is None:
-        scheduler = dask.config.get("scheduler-address", None)  # DASK_SCHEDULER_ADDRESS, if set
+    scheduler = scheduler or _address()
     if scheduler is None:
         n_workers = workers or os.cpu_count()
         # one thread per worker; no dashboard (it would need a free port and bokeh); no logs, as failures come back
@@ -80,7 +83,7 @@ def _connect(scheduler, workers):
 def _call(function, config):
     return function(**config)  # a config may hold any key, even one that Client.submit would take as its own
 
-# %% ../nbs/15d_sweep.ipynb #e60bcce7
+# %% ../nbs/15d_sweep.ipynb #a8dfd380
 def sweep(function, configs, scheduler=None, workers=None, progress=True, on_outcome=None):
     """Call `function(**config)` for every dict in `configs`, each call a Dask task on `scheduler` (None: a local
     cluster of `workers` processes, default one per core; an address; or "serial" for this process); returns a
@@ -94,9 +97,14 @@ def sweep(function, configs, scheduler=None, workers=None, progress=True, on_out
         check_size(workers, "workers")
     if dask is None and scheduler not in (None, SERIAL):
         raise ImportError(f"a sweep on the Dask scheduler at {scheduler} needs Dask: pip install 'sinrnn[sweep]'")
+    serial = dask is None or scheduler == SERIAL
     if dask is None and scheduler is None:
         warnings.warn("Dask is not installed, so the sweep runs its configs one after another in this process; "
                       "pip install 'sinrnn[sweep]' to run them in parallel", stacklevel=2)
+    elif not serial and scheduler is None and _address() is None and multiprocessing.current_process().daemon:
+        warnings.warn("this process is a daemon (a worker of a multiprocessing pool), which may not start processes, "
+                      "so the sweep runs its configs one after another in it", stacklevel=2)
+        serial = True
     finished, start = {}, time.perf_counter()
 
     def receive(index, result=None, error=None):
@@ -106,7 +114,7 @@ def sweep(function, configs, scheduler=None, workers=None, progress=True, on_out
 
     result = Sweep()
     try:
-        if dask is None or scheduler == SERIAL:
+        if serial:
             for index in (progress_bar(range(len(configs))) if progress and configs else range(len(configs))):
                 try:
                     value = function(**configs[index])
@@ -122,7 +130,7 @@ def sweep(function, configs, scheduler=None, workers=None, progress=True, on_out
     result.seconds = time.perf_counter() - start
     return result
 
-# %% ../nbs/15d_sweep.ipynb #fcc154a1
+# %% ../nbs/15d_sweep.ipynb #c0329337
 def _run_on_dask(function, configs, scheduler, workers, progress, receive, result):
     "Submit every config, `receive` each outcome as it finishes, and note in `result` where. Ctrl-C cancels the rest."
     client, cluster, result.runner = _connect(scheduler, workers)
@@ -144,7 +152,7 @@ def _run_on_dask(function, configs, scheduler, workers, progress, receive, resul
         if cluster is not None:
             cluster.close()
 
-# %% ../nbs/15d_sweep.ipynb #4133ca52
+# %% ../nbs/15d_sweep.ipynb #4767e7fc
 MAX_SEEDS = 100_000  # a typo such as 0-1000000 should be refused, not start a million trainings
 
 def parse_seeds(seeds):
@@ -159,7 +167,7 @@ def parse_seeds(seeds):
         raise ValueError(f"seeds names more than {MAX_SEEDS:,} seeds: {seeds!r}")
     return sorted({seed for first, last in ranges for seed in range(first, last + 1)})
 
-# %% ../nbs/15d_sweep.ipynb #5e7f9e79
+# %% ../nbs/15d_sweep.ipynb #c7e1e03c
 def plot_spread(curves, label, threshold=None, threshold_label="threshold", ax=None):
     """The median of `curves` (one sequence of values per run, one value per epoch; lengths may differ) with bands
     for the quartiles and for the range, on a log scale, and a dotted line at `threshold` if given; returns the
