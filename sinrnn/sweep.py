@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SERIAL', 'MAX_SEEDS', 'Outcome', 'Sweep', 'sweep', 'parse_seeds', 'plot_spread']
 
-# %% ../nbs/15d_sweep.ipynb #698526be
+# %% ../nbs/15d_sweep.ipynb #7522d1bd
 import logging
 import multiprocessing
 import os
@@ -26,7 +26,7 @@ except ImportError:
 
 from .checks import check_size
 
-# %% ../nbs/15d_sweep.ipynb #984cb8d7
+# %% ../nbs/15d_sweep.ipynb #a042cbd9
 @dataclass
 class Outcome:
     """One finished run of a sweep: its `config` (the keyword arguments it was called with) and either its `result`
@@ -62,7 +62,7 @@ def _check_configs(configs):
             raise TypeError(f"configs[{index}] must be a dict of keyword arguments with str keys, got {config!r}")
     return configs
 
-# %% ../nbs/15d_sweep.ipynb #0c8db6bb
+# %% ../nbs/15d_sweep.ipynb #34b1f45a
 SERIAL = "serial"
 
 def _address():
@@ -83,7 +83,7 @@ def _connect(scheduler, workers):
 def _call(function, config):
     return function(**config)  # a config may hold any key, even one that Client.submit would take as its own
 
-# %% ../nbs/15d_sweep.ipynb #a8dfd380
+# %% ../nbs/15d_sweep.ipynb #9e47596b
 def sweep(function, configs, scheduler=None, workers=None, progress=True, on_outcome=None):
     """Call `function(**config)` for every dict in `configs`, each call a Dask task on `scheduler` (None: a local
     cluster of `workers` processes, default one per core; an address; or "serial" for this process); returns a
@@ -130,7 +130,7 @@ def sweep(function, configs, scheduler=None, workers=None, progress=True, on_out
     result.seconds = time.perf_counter() - start
     return result
 
-# %% ../nbs/15d_sweep.ipynb #c0329337
+# %% ../nbs/15d_sweep.ipynb #335e3fd9
 def _run_on_dask(function, configs, scheduler, workers, progress, receive, result):
     "Submit every config, `receive` each outcome as it finishes, and note in `result` where. Ctrl-C cancels the rest."
     client, cluster, result.runner = _connect(scheduler, workers)
@@ -152,7 +152,7 @@ def _run_on_dask(function, configs, scheduler, workers, progress, receive, resul
         if cluster is not None:
             cluster.close()
 
-# %% ../nbs/15d_sweep.ipynb #4767e7fc
+# %% ../nbs/15d_sweep.ipynb #f85996ee
 MAX_SEEDS = 100_000  # a typo such as 0-1000000 should be refused, not start a million trainings
 
 def parse_seeds(seeds):
@@ -167,7 +167,7 @@ def parse_seeds(seeds):
         raise ValueError(f"seeds names more than {MAX_SEEDS:,} seeds: {seeds!r}")
     return sorted({seed for first, last in ranges for seed in range(first, last + 1)})
 
-# %% ../nbs/15d_sweep.ipynb #c7e1e03c
+# %% ../nbs/15d_sweep.ipynb #81b75dfa
 def plot_spread(curves, label, threshold=None, threshold_label="threshold", ax=None):
     """The median of `curves` (one sequence of values per run, one value per epoch; lengths may differ) with bands
     for the quartiles and for the range, on a log scale, and a dotted line at `threshold` if given; returns the
