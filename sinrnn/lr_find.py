@@ -14,7 +14,6 @@ import matplotlib.pyplot as plt
 from threadpoolctl import threadpool_limits
 
 from .checks import check_real, check_seed, check_size, is_integer
-from .model import CELLS
 from .data import batches
 from .optim import clip_grad_norm, make_optimizer
 from .training import WAVE, recipe_setup

@@ -73,9 +73,9 @@ def _connect(scheduler, workers):
     scheduler = scheduler or _address()
     if scheduler is None:
         n_workers = workers or os.cpu_count()
-        # one thread per worker; no dashboard (it would need a free port and bokeh); no logs, as failures come back
-        # as outcomes
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        # one thread per worker; the scheduler's web server on a free port, not the usual 8787, so that two sweeps
+        # at once neither collide nor warn; no logs, as failures come back as outcomes
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                                silence_logs=logging.CRITICAL)
         return Client(cluster), cluster, f"on a local Dask cluster of {n_workers} worker processes"
     return Client(scheduler, timeout="30s"), None, f"on the Dask scheduler at {scheduler}"
