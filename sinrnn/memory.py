@@ -19,7 +19,7 @@ from .model import CELLS, RNN
 from .data import make_sine_data
 from .optim import Adam
 from .fit import NonFiniteError, fit
-from .sweep import sweep
+from .sweep import blas_kernels, sweep
 
 # %% ../nbs/18_memory.ipynb #a8a16a5e
 def make_memory_data(n_samples, seq_len, seed=None):
@@ -119,7 +119,7 @@ def main(out: str = "memory_results.json",  # where to write the scores, as JSON
     record = {"command": f"sinrnn_memory --seeds {seeds} --lengths {','.join(map(str, lengths))} --epochs {epochs}"
                          f" --cells {cells} --num_layers {num_layers}",
               "date": datetime.date.today().isoformat(), "seconds": round(time.perf_counter() - start, 1),
-              "ran": report.runner,
+              "ran": report.runner, "blas": blas_kernels(),
               "budget": budget, "num_layers": num_layers, "results": results}
     with open(out, "w") as f:
         json.dump(record, f, indent=1)

@@ -118,6 +118,10 @@ class Task:
         self.input_size, self.output_size = input_size, output_size
         self.plots, self.metric_label, self.causal = plots, metric_label, causal
         self.cell_settings = dict(cell_settings or {})
+        unknown = sorted({key for settings in self.cell_settings.values() for key in settings}
+                         - set(recipes.get("default", {})))
+        if unknown:
+            raise ValueError(f"cell_settings may only change settings of the default recipe, got {unknown}")
 
     def __repr__(self):
         return f"Task({self.name!r}, recipes {sorted(self.recipes)})"
@@ -186,7 +190,7 @@ def _wave_plots(model, settings):
 # What the default recipe changes when it trains a cell other than the Elman cell: the settings under which that cell
 # learned the wave best in the recipe search's sweep (its chapter checks this table against the sweep's scores)
 WAVE_CELL_SETTINGS = {"lstm": dict(init="glorot", lr=3e-3), "gru": dict(init="glorot", lr=3e-3),
-                      "mgu": dict(init="glorot", lr=1e-2)}
+                      "mgu": dict(init="glorot", lr=1e-3)}
 
 WAVE = Task("wave", RECIPES, _wave_data, lambda model, settings, rng: (model, []), 3, 1, _wave_plots,
             "validation MSE", cell_settings=WAVE_CELL_SETTINGS)

@@ -21,8 +21,11 @@ Every notebook runs in a fresh process, as many at once as there are CPUs, with 
 (`OPENBLAS_CORETYPE=Haswell`, unless it is set): the README's figure comes from 11,000 steps of gradient descent,
 whose last bits depend on how the kernels round, and OpenBLAS picks other kernels on AVX-512 CPUs. Forced, the
 figure is the same on every x86-64 CPU with AVX2. (How far apart: `train_recipe("notebook", seed=0)` ended at a
-loss of 8.10 with these kernels and 6.30 with the AVX-512 ones, on one Xeon, as the last `history.train_loss`.) Prints one line per notebook with the
-number of figures the site shows, and exits 1 if a notebook fails to process: the Pages build would fail on it too.
+loss of 8.10 with these kernels and 6.30 with the AVX-512 ones, on one Xeon, as the last `history.train_loss`.)
+
+Prints one line per notebook with the number of figures the site shows, and exits 1 if a notebook fails to process:
+the Pages build would fail on it too. So does a cell the page runs that prints and ends with `;`, as execnb drops
+all of such a cell's printed output.
 """
 import contextlib, functools, io, os, platform, re, shutil, sys, warnings
 from importlib.resources import files
@@ -42,6 +45,7 @@ from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 PREVIEW = ROOT/'_preview'
+EXEC_DOC = re.compile(r'^#\|\s*exec_doc\s*$', re.M)
 MATHJAX = '_static/tex-svg-full.js'  # MathJax 3 in one file: TeX input, SVG output, no fonts to fetch
 WIDGET = 'application/vnd.jupyter.widget-view+json'
 WIDGET_NOTE = '(an interactive widget: it needs a running Python kernel, so this offline preview leaves it out)'
@@ -78,6 +82,10 @@ nav.pages { font-family: var(--jp-ui-font-family); font-size: 90%; }
 def site_notebook(path:Path) -> tuple[nbformat.NotebookNode, int]:
     "`path` as the Pages build sees it after nbdev's processors, in nbconvert's terms; and its number of figures"
     nb = read_nb(path)
+    for cell in nb.cells:
+        if EXEC_DOC.search(cell.source) and cell.source.rstrip().endswith(';') and 'print(' in cell.source:
+            raise ValueError(f"execnb, which runs the page's cells, drops all the printed output of a cell that ends "
+                             f"with ';': end it without one (assign the last value)\n{cell.source}")
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(io.StringIO()):  # widgets' repr
         warnings.simplefilter('always')
         FilterDefaults()(nb)
