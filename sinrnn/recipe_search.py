@@ -48,16 +48,19 @@ def _check_search(cells, lrs, inits, seeds, settings):
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
 
-def search_recipes(cells=("lstm", "gru", "mgu"), lrs=(1e-3, 3e-3, 1e-2, 3e-2), inits=INITS, seeds=range(5),
+def search_recipes(cells=None, lrs=(1e-3, 3e-3, 1e-2, 3e-2), inits=INITS, seeds=range(5),
                    scheduler=None, workers=None, progress=True, **settings):
-    '''Score each of `cells` under every pair of `inits` and `lrs`, and the Elman cell under the default recipe as
-    the baseline, each from every seed of `seeds`, as one `sweep` on `scheduler` (see `sweep`); `settings` (say
-    `epochs`) apply to every run. Returns ({"baseline": scores, "results": {cell: [dict(init=..., lr=..., **scores),
-    ...]}, "interrupted": whether Ctrl-C cut the sweep short}, the `Sweep`), where scores are {"valid_mse": [one
-    per seed], "unseen_mse": [...]} and NaN marks a run that failed.'''
-    cells, lrs, inits, seeds = list(cells), list(lrs), list(inits), list(seeds)
+    '''Score each of `cells` (default: every registered cell but the Elman cell) under every pair of `inits` and
+    `lrs`, and the Elman cell under the default recipe as the baseline, each from every seed of `seeds`, as one
+    `sweep` on `scheduler` (see `sweep`); `settings` (say `epochs`) apply to every run. Returns ({"baseline":
+    scores, "results": {cell: [dict(init=..., lr=..., **scores), ...]}, "interrupted": whether Ctrl-C cut the
+    sweep short}, the `Sweep`), where scores are {"valid_mse": [one per seed], "unseen_mse": [...]} and NaN marks
+    a run that failed.'''
+    baseline = WAVE.recipes["default"]["cell"]  # the cell the default recipe was written for, at its own settings
+    cells = [cell for cell in CELLS if cell != baseline] if cells is None else list(cells)
+    lrs, inits, seeds = list(lrs), list(inits), list(seeds)
     _check_search(cells, lrs, inits, seeds, settings)
-    grid = [dict(cell="rnn")] + [dict(cell=cell, init=init, lr=lr) for cell in cells for init in inits for lr in lrs]
+    grid = [dict(cell=baseline)] + [dict(cell=cell, init=init, lr=lr) for cell in cells for init in inits for lr in lrs]
     runs = [dict(point, seed=seed, **settings) for point in grid for seed in seeds]
     report = sweep(score_recipe, runs, scheduler, workers, progress)
     scores = {}
@@ -68,7 +71,8 @@ def search_recipes(cells=("lstm", "gru", "mgu"), lrs=(1e-3, 3e-3, 1e-2, 3e-2), i
             values.append(math.nan if outcome.error else outcome.result[name])
     results = {cell: [dict(init=init, lr=lr, **scores[cell, init, lr]) for init in inits for lr in lrs
                       if (cell, init, lr) in scores] for cell in cells}
-    return {"baseline": scores.get(("rnn", None, None)), "results": results, "interrupted": report.interrupted}, report
+    return ({"baseline": scores.get((baseline, None, None)), "results": results, "interrupted": report.interrupted},
+            report)
 
 # %% ../nbs/15f_recipe_search.ipynb #d8891081
 def median_score(scores):
@@ -96,7 +100,7 @@ def choose_settings(record):
 @call_parse
 def main(out: str = "recipe_search.json",  # where to write the scores, as JSON
          seeds: int = 5,  # seeds 0 .. seeds-1 for every setting
-         cells: str = "lstm,gru,mgu",  # the cells to search, separated by commas
+         cells: str = None,  # the cells to search, separated by commas (default: all but the Elman cell)
          lrs: str = "0.001,0.003,0.01,0.03",  # the learning rates, separated by commas
          inits: str = ",".join(INITS),  # the initialisations, separated by commas
          epochs: int = None,  # epochs per run (default: the recipe's)
@@ -111,6 +115,7 @@ def main(out: str = "recipe_search.json",  # where to write the scores, as JSON
     except ValueError as err:
         raise ValueError(f"lrs must be numbers separated by commas, got {lrs!r}") from err
     settings = {} if epochs is None else {"epochs": check_size(epochs, "epochs")}
+    cells = cells or ",".join(cell for cell in CELLS if cell != WAVE.recipes["default"]["cell"])
     record, report = search_recipes(cells.split(","), rates, inits.split(","), range(check_size(seeds, "seeds")),
                                     scheduler, workers, not no_progress, **settings)
     command = f"sinrnn_recipes --seeds {seeds} --cells {cells} --lrs {lrs} --inits {inits}"
