@@ -120,30 +120,34 @@ def save_checkpoint(path, model, optimizer=None, history=None, task="wave", voca
         raise
 
 # %% ../nbs/11_checkpoint.ipynb #6b0c4198
-_DTYPES = {np.dtype("<f8"), np.dtype("<i8")}
+def _read_arrays(path):
+    "Every array of the checkpoint at `path` by name, read with bounded work; raise CheckpointError for bad content."
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise CheckpointError(f"{path} is not a regular file, so it cannot be a checkpoint")
+    # opened without blocking, and checked again by what was opened: the path may have changed in between
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise CheckpointError(f"{path} is not a regular file, so it cannot be a checkpoint")
+        size = info.st_size
+        if size > MAX_FILE_BYTES:
+            raise CheckpointError(f"{path} has {size:,} bytes, more than the largest checkpoint's {MAX_FILE_BYTES:,}")
+        if f.read(6) == b"\x93NUMPY":
+            raise CheckpointError(f"{path} holds a single array, not a checkpoint (.npz)")
+        try:
+            _check_directory(f, size)
+            with zipfile.ZipFile(f) as archive:
+                infos = archive.infolist()
+                _check_infos(infos, size)
+                return {info.filename[:-4]: _read_entry(archive, info) for info in infos}
+        # a broken zip fails in many ways inside zipfile and numpy; every one of them means "not a checkpoint"
+        except Exception as err:
+            raise CheckpointError(f"{path} is not a readable checkpoint (.npz): {type(err).__name__}: {err}") from err
 
-def _read_entry(archive, info):
-    """One array from the zip member `info`, after checking its storage, header, dtype and size; raise ValueError if
-    wrong."""
-    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
-        raise ValueError(f"entry {info.filename!r} is compressed or encrypted; checkpoints store entries plainly")
-    with archive.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        if version not in ((1, 0), (2, 0)):
-            raise ValueError(f"entry {info.filename!r} has .npy format version {version}")
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran_order, dtype = read_header(member, max_header_size=MAX_HEADER_BYTES)
-        if dtype not in _DTYPES and not (dtype.kind == "U" and dtype.itemsize <= 4 * MAX_STRING_CHARS):
-            raise ValueError(f"entry {info.filename!r} has dtype {dtype}; checkpoints hold float64, int64 and short "
-                             f"strings")
-        n_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
-        if n_bytes != info.file_size - member.tell():
-            raise ValueError(f"entry {info.filename!r} declares {n_bytes} bytes of data but holds "
-                             f"{info.file_size - member.tell()}")
-        data = member.read(n_bytes)
-    array = np.frombuffer(data, dtype=dtype)
-    return array.reshape(shape, order="F" if fortran_order else "C").copy()
 
+# %% ../nbs/11_checkpoint.ipynb #684fe133
 _KNOWN = {"format_version", "model_config", "optimizer_name", "task", "vocabulary"}
 _MAX_DIRECTORY_RECORD = 46 + 64 + 32  # a directory record: fixed part, a checkpoint entry's name, a zip64 extra field
 
@@ -184,58 +188,34 @@ def _check_infos(infos, size):
         if end > size:
             raise ValueError(f"entry {info.filename!r} declares {info.file_size} bytes, more than the file holds")
 
-def _read_arrays(path):
-    "Every array of the checkpoint at `path` by name, read with bounded work; raise CheckpointError for bad content."
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
-    if not stat.S_ISREG(os.stat(path).st_mode):
-        raise CheckpointError(f"{path} is not a regular file, so it cannot be a checkpoint")
-    # opened without blocking, and checked again by what was opened: the path may have changed in between
-    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise CheckpointError(f"{path} is not a regular file, so it cannot be a checkpoint")
-        size = info.st_size
-        if size > MAX_FILE_BYTES:
-            raise CheckpointError(f"{path} has {size:,} bytes, more than the largest checkpoint's {MAX_FILE_BYTES:,}")
-        if f.read(6) == b"\x93NUMPY":
-            raise CheckpointError(f"{path} holds a single array, not a checkpoint (.npz)")
-        try:
-            _check_directory(f, size)
-            with zipfile.ZipFile(f) as archive:
-                infos = archive.infolist()
-                _check_infos(infos, size)
-                return {info.filename[:-4]: _read_entry(archive, info) for info in infos}
-        # a broken zip fails in many ways inside zipfile and numpy; every one of them means "not a checkpoint"
-        except Exception as err:
-            raise CheckpointError(f"{path} is not a readable checkpoint (.npz): {type(err).__name__}: {err}") from err
 
-def load_checkpoint(path, task=None):
-    """Read a checkpoint written by `save_checkpoint`: returns (model, optimizer or None, history or None). With
-    `task`, raise a `CheckpointError` unless the file records that task."""
-    if task is not None:
-        _check_task(task)
-    arrays = _read_arrays(path)
-    try:
-        found = _task(arrays)
-        if task is not None and found != task:
-            raise ValueError(f"task: the model was trained for the {found} task, not {task}")
-        return _from_arrays(arrays)
-    except (ValueError, TypeError, KeyError) as err:
-        raise CheckpointError(f"{path}: {err}") from err
+# %% ../nbs/11_checkpoint.ipynb #c987c0d9
+_DTYPES = {np.dtype("<f8"), np.dtype("<i8")}
 
-def checkpoint_task(path):
-    "The task the checkpoint at `path` records: one of `TASKS` ('wave' for files written before tasks were recorded)."
-    try:
-        return _task(_read_arrays(path))
-    except ValueError as err:
-        raise CheckpointError(f"{path}: {err}") from err
+def _read_entry(archive, info):
+    """One array from the zip member `info`, after checking its storage, header, dtype and size; raise ValueError if
+    wrong."""
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+        raise ValueError(f"entry {info.filename!r} is compressed or encrypted; checkpoints store entries plainly")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"entry {info.filename!r} has .npy format version {version}")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(member, max_header_size=MAX_HEADER_BYTES)
+        if dtype not in _DTYPES and not (dtype.kind == "U" and dtype.itemsize <= 4 * MAX_STRING_CHARS):
+            raise ValueError(f"entry {info.filename!r} has dtype {dtype}; checkpoints hold float64, int64 and short "
+                             f"strings")
+        n_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if n_bytes != info.file_size - member.tell():
+            raise ValueError(f"entry {info.filename!r} declares {n_bytes} bytes of data but holds "
+                             f"{info.file_size - member.tell()}")
+        data = member.read(n_bytes)
+    array = np.frombuffer(data, dtype=dtype)
+    return array.reshape(shape, order="F" if fortran_order else "C").copy()
 
-def checkpoint_vocabulary(path):
-    "The characters a text model's checkpoint at `path` reads and writes, a str in token-id order, checked."
-    model = load_checkpoint(path, task="text")[0]  # the file, its task and its vocabulary, checked
-    return _vocabulary(_read_arrays(path), model)
 
+# %% ../nbs/11_checkpoint.ipynb #38f6f62d
 def _vocabulary(arrays, model):
     "The vocabulary entry as a str, checked against the task and the model; None for a task without one."
     codes = arrays.get("vocabulary")
@@ -298,3 +278,32 @@ def _from_arrays(arrays):
     columns = _group(arrays, "history.")
     history = History.from_arrays(columns) if columns else None
     return model, optimizer, history
+
+
+# %% ../nbs/11_checkpoint.ipynb #8bb09c78
+def load_checkpoint(path, task=None):
+    """Read a checkpoint written by `save_checkpoint`: returns (model, optimizer or None, history or None). With
+    `task`, raise a `CheckpointError` unless the file records that task."""
+    if task is not None:
+        _check_task(task)
+    arrays = _read_arrays(path)
+    try:
+        found = _task(arrays)
+        if task is not None and found != task:
+            raise ValueError(f"task: the model was trained for the {found} task, not {task}")
+        return _from_arrays(arrays)
+    except (ValueError, TypeError, KeyError) as err:
+        raise CheckpointError(f"{path}: {err}") from err
+
+def checkpoint_task(path):
+    "The task the checkpoint at `path` records: one of `TASKS` ('wave' for files written before tasks were recorded)."
+    try:
+        return _task(_read_arrays(path))
+    except ValueError as err:
+        raise CheckpointError(f"{path}: {err}") from err
+
+def checkpoint_vocabulary(path):
+    "The characters a text model's checkpoint at `path` reads and writes, a str in token-id order, checked."
+    model = load_checkpoint(path, task="text")[0]  # the file, its task and its vocabulary, checked
+    return _vocabulary(_read_arrays(path), model)
+

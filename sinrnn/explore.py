@@ -23,6 +23,7 @@ import subprocess
 import sys
 import signal
 import tempfile
+from fastcore.basics import patch
 from fastcore.script import Param, call_parse
 from .checks import check_size
 from .model import RNN
@@ -55,6 +56,8 @@ def _shown_png(fig):
     "The figure as an IPython image of `_png`'s pixels, shown at the figure's own size."
     return PNG(data=_png(fig), width=round(fig.get_figwidth() * fig.dpi))
 
+
+# %% ../nbs/19_explore.ipynb #03c0d3c7
 class PredictionExplorer:
     "Interactive plot of RNN predictions on one sine wave: sliders for frequency, phase, amplitude and T, a model menu."
     def __init__(self, models, training_ranges=NOTEBOOK_TRAINING_RANGES, frequency=2.0, phase=0.0, amplitude=1.0,
@@ -120,88 +123,6 @@ class PredictionExplorer:
         return self.models[self.model_choice.value]
 
     @property
-    def forecasting(self):
-        "True if the chosen model is a forecaster, which reads the wave's values rather than its parameters."
-        return self.model.input_size == 1
-
-    def outside_training(self):
-        "Names of the wave parameters whose slider value lies outside the chosen model's training range."
-        values = {"frequency": self.frequency.value, "phase": self.phase.value, "amplitude": self.amplitude.value,
-                  "T": self.seq_len.value}
-        ranges = FORECAST_TRAINING_RANGES if self.forecasting else self.training_ranges
-        return [name for name, (low, high) in ranges.items() if not low - 1e-9 <= values[name] <= high + 1e-9]
-
-    def _prediction(self, x, y):
-        "The chosen model's prediction of the wave y (T,): the forecaster's NaN over the prefix it is given."
-        if not self.forecasting:
-            return self.model.forward(x)[:, 0], ""
-        prefix = max(1, min(FORECAST_RECIPES["default"]["prefix"], len(y) // 2))
-        prediction = np.full(len(y), np.nan)
-        prediction[prefix:] = scaled_generate(self.model, y[:prefix, None], len(y) - prefix)[:, 0]
-        return prediction, f" free-running after {prefix} values"
-
-    def update(self):
-        "Recompute the prediction for the current slider values and move the existing lines to it."
-        t_max = self.time_step * (self.seq_len.value - 1)
-        x, y = sine_wave(self.frequency.value, self.phase.value, self.amplitude.value, self.seq_len.value, t_max)
-        t = time_grid(self.seq_len.value, t_max)
-        prediction, shown = self._prediction(x, y[:, 0])
-        error = prediction - y[:, 0]
-        self.mse = float(np.nanmean(error ** 2))
-        self.target_line.set_data(t, y[:, 0])
-        self.prediction_line.set_data(t, prediction)
-        self.error_line.set_data(t, error)
-        outside = self.outside_training()
-        self.ax.set_facecolor("#fdebd0" if outside else "white")
-        self.ax_error.set_facecolor("#fdebd0" if outside else "white")
-        note = f"  (outside training: {', '.join(outside)})" if outside else ""
-        self.readout.value = f"MSE per step{shown} = {self.mse:.6g}{note}"
-        # two short lines, so that the title fits the figure whatever the model's name
-        self.ax.set_title(f"{self.model_choice.value}: MSE per step{shown} = {self.mse:.4g}\n"
-                          f"f={self.frequency.value:g}, "
-                          f"phase={self.phase.value:g}, A={self.amplitude.value:g}, T={self.seq_len.value}{note}",
-                          fontsize=10)
-        for ax in (self.ax, self.ax_error):
-            ax.relim(); ax.autoscale_view()
-        self._render()
-
-    def _render(self):
-        # an ipympl canvas is itself a widget and redraws in place; for any other backend, draw once with Agg and
-        # send the pixels, with light PNG compression because the image is replaced at every slider move
-        if isinstance(self.fig.canvas, widgets.DOMWidget):
-            self.fig.canvas.draw_idle()
-            return
-        self.image.value = _png(self.fig)
-
-    def snapshot(self):
-        "The figure as it is now, as a PNG image that every front end shows, with or without a kernel."
-        return _shown_png(self.fig)
-
-    @classmethod
-    def from_checkpoints(cls, paths, **options):
-        "An explorer of the models in the checkpoints at `paths`, named after their files."
-        return cls({os.path.basename(str(path)): load_checkpoint(path)[0] for path in paths}, **options)
-
-    def add_model(self, name, model):
-        "Add `model` to the menu under `name` and show it."
-        self._check_model(model, name)
-        self.models[name] = model
-        self.model_choice.options = list(self.models)
-        self.model_choice.value = name
-
-    def load(self, path):
-        "Load a model from the checkpoint at `path`, add it to the menu under the file's name, and show it."
-        model = load_checkpoint(path)[0]
-        self.add_model(os.path.basename(str(path)), model)
-
-    def _load_clicked(self):
-        try:
-            self.load(self.checkpoint_path.value)
-            self.status.value = f"loaded {self.checkpoint_path.value}"
-        except (OSError, ValueError, TypeError) as error:
-            self.status.value = f"<span style='color:#b00'>could not load: {error}</span>"
-
-    @property
     def widget(self):
         "The whole explorer as one ipywidgets box."
         controls = widgets.VBox([self.frequency, self.phase, self.amplitude, self.seq_len])
@@ -212,6 +133,101 @@ class PredictionExplorer:
 
     def _ipython_display_(self):
         display(self.widget)
+
+
+# %% ../nbs/19_explore.ipynb #b82b74ca
+@patch(as_prop=True)
+def forecasting(self: PredictionExplorer):
+    "True if the chosen model is a forecaster, which reads the wave's values rather than its parameters."
+    return self.model.input_size == 1
+
+@patch
+def outside_training(self: PredictionExplorer):
+    "Names of the wave parameters whose slider value lies outside the chosen model's training range."
+    values = {"frequency": self.frequency.value, "phase": self.phase.value, "amplitude": self.amplitude.value,
+              "T": self.seq_len.value}
+    ranges = FORECAST_TRAINING_RANGES if self.forecasting else self.training_ranges
+    return [name for name, (low, high) in ranges.items() if not low - 1e-9 <= values[name] <= high + 1e-9]
+
+@patch
+def _prediction(self: PredictionExplorer, x, y):
+    "The chosen model's prediction of the wave y (T,): the forecaster's NaN over the prefix it is given."
+    if not self.forecasting:
+        return self.model.forward(x)[:, 0], ""
+    prefix = max(1, min(FORECAST_RECIPES["default"]["prefix"], len(y) // 2))
+    prediction = np.full(len(y), np.nan)
+    prediction[prefix:] = scaled_generate(self.model, y[:prefix, None], len(y) - prefix)[:, 0]
+    return prediction, f" free-running after {prefix} values"
+
+@patch
+def update(self: PredictionExplorer):
+    "Recompute the prediction for the current slider values and move the existing lines to it."
+    t_max = self.time_step * (self.seq_len.value - 1)
+    x, y = sine_wave(self.frequency.value, self.phase.value, self.amplitude.value, self.seq_len.value, t_max)
+    t = time_grid(self.seq_len.value, t_max)
+    prediction, shown = self._prediction(x, y[:, 0])
+    error = prediction - y[:, 0]
+    self.mse = float(np.nanmean(error ** 2))
+    self.target_line.set_data(t, y[:, 0])
+    self.prediction_line.set_data(t, prediction)
+    self.error_line.set_data(t, error)
+    outside = self.outside_training()
+    self.ax.set_facecolor("#fdebd0" if outside else "white")
+    self.ax_error.set_facecolor("#fdebd0" if outside else "white")
+    note = f"  (outside training: {', '.join(outside)})" if outside else ""
+    self.readout.value = f"MSE per step{shown} = {self.mse:.6g}{note}"
+    # two short lines, so that the title fits the figure whatever the model's name
+    self.ax.set_title(f"{self.model_choice.value}: MSE per step{shown} = {self.mse:.4g}\n"
+                      f"f={self.frequency.value:g}, "
+                      f"phase={self.phase.value:g}, A={self.amplitude.value:g}, T={self.seq_len.value}{note}",
+                      fontsize=10)
+    for ax in (self.ax, self.ax_error):
+        ax.relim(); ax.autoscale_view()
+    self._render()
+
+@patch
+def _render(self: PredictionExplorer):
+    # an ipympl canvas is itself a widget and redraws in place; for any other backend, draw once with Agg and
+    # send the pixels, with light PNG compression because the image is replaced at every slider move
+    if isinstance(self.fig.canvas, widgets.DOMWidget):
+        self.fig.canvas.draw_idle()
+        return
+    self.image.value = _png(self.fig)
+
+@patch
+def snapshot(self: PredictionExplorer):
+    "The figure as it is now, as a PNG image that every front end shows, with or without a kernel."
+    return _shown_png(self.fig)
+
+
+# %% ../nbs/19_explore.ipynb #b7c5a116
+@patch(cls_method=True)
+def from_checkpoints(cls: PredictionExplorer, paths, **options):
+    "An explorer of the models in the checkpoints at `paths`, named after their files."
+    return cls({os.path.basename(str(path)): load_checkpoint(path)[0] for path in paths}, **options)
+
+@patch
+def add_model(self: PredictionExplorer, name, model):
+    "Add `model` to the menu under `name` and show it."
+    self._check_model(model, name)
+    self.models[name] = model
+    self.model_choice.options = list(self.models)
+    self.model_choice.value = name
+
+@patch
+def load(self: PredictionExplorer, path):
+    "Load a model from the checkpoint at `path`, add it to the menu under the file's name, and show it."
+    model = load_checkpoint(path)[0]
+    self.add_model(os.path.basename(str(path)), model)
+
+@patch
+def _load_clicked(self: PredictionExplorer):
+    try:
+        self.load(self.checkpoint_path.value)
+        self.status.value = f"loaded {self.checkpoint_path.value}"
+    except (OSError, ValueError, TypeError) as error:
+        self.status.value = f"<span style='color:#b00'>could not load: {error}</span>"
+
 
 # %% ../nbs/19_explore.ipynb #c5234b77
 def explorer_notebook(paths):
