@@ -11,9 +11,12 @@ from .checks import check_size
 
 # %% ../nbs/02b_cell.ipynb #631cadc7
 def steps_forward(cell, x, state0, params, activation=None):
-    """`cell`'s step over a sequence. x (T, N, I); state0, a tuple of (N, H) arrays in the order of `cell.states`;
-    params of `cell.param_shapes` -> hidden states h (T, N, H) and the cache for `steps_backward`, which also holds
-    the state after the last step."""
+    """`cell`'s step over a sequence, time first.
+    x: (T, N, I) inputs
+    state0: a tuple of (N, H) arrays in the order of `cell.states`
+    params: the arrays of `cell.param_shapes`
+    activation: the cell's activation; None is its own
+    Returns the hidden states h (T, N, H) and the cache for `steps_backward`, which also holds the last state."""
     state, caches = tuple(state0), []
     h = np.empty((len(x), *state[0].shape))
     for t, x_t in enumerate(x):
@@ -23,9 +26,11 @@ def steps_forward(cell, x, state0, params, activation=None):
     return h, (cell, caches, x.shape, state0, state)
 
 def steps_backward(dh_out, cache, truncate=None):
-    """BPTT through `steps_forward` by its cell's step backward. dh_out (T, N, H), the loss's own share of dL/dh_t ->
-    dx (T, N, I), dh0 (N, H), grads of the cell's parameters, and the total dL/dh_t (T, N, H). `truncate=k` cuts the
-    gradient entering the state of steps k, 2k, ..."""
+    """BPTT through `steps_forward` by its cell's step backward.
+    dh_out: (T, N, H) the loss's own share of dL/dh_t
+    cache: from `steps_forward`
+    truncate: k cuts the gradient entering the state of steps k, 2k, ...; None for full BPTT
+    Returns dx (T, N, I), dh0 (N, H), grads of the cell's parameters, and the total dL/dh_t (T, N, H)."""
     cell, caches, x_shape, state0, _ = cache
     if truncate is not None:
         check_size(truncate, "truncate")
@@ -93,15 +98,21 @@ class Cell:
         return tuple(np.zeros((n_seq, hidden_size)) for _ in self.states)
 
     def forward(self, x, state0, params, activation=None, workspace=None):
-        """The cell over a sequence: x (T, N, I), state0 a tuple of (N, H) -> h (T, N, H) and the cache for
-        `backward`. `workspace`, a dict, lets fast loops keep their work arrays between calls."""
+        """The cell over a sequence, time first.
+        x: (T, N, I) inputs
+        state0: a tuple of (N, H) arrays, one for each of `states`
+        params: the arrays of `param_shapes`
+        activation: one the cell accepts; None is its own
+        workspace: a dict in which fast loops keep their work arrays between calls, or None
+        Returns the hidden states h (T, N, H) and the cache for `backward`."""
         if self._forward is None:
             return steps_forward(self, x, state0, params, activation)
         return self._forward(x, state0, params, activation, workspace)
 
     def last_state(self, h, cache):
-        """The state after the last step of `forward`, a tuple like `state0` whose arrays are copies: the state0 of
-        the sequence's continuation. h (T, N, H) and cache are what `forward` returned."""
+        """The state after the last step of `forward`: the state0 of the sequence's continuation.
+        h: (T, N, H) and cache: what `forward` returned
+        Returns a tuple of (N, H) arrays like `state0`, copies."""
         if self._forward is None:
             state = cache[4]
         elif self._last_state is None:
@@ -111,8 +122,11 @@ class Cell:
         return tuple(np.array(array) for array in state)
 
     def backward(self, dh_out, cache, truncate=None):
-        """BPTT: dh_out (T, N, H), the loss's own share of dL/dh_t, and the `forward` cache -> dx (T, N, I), dh0
-        (N, H), grads of the cell's parameters, total dL/dh_t (T, N, H); `truncate=k` cuts every k steps."""
+        """BPTT through `forward`.
+        dh_out: (T, N, H) the loss's own share of dL/dh_t
+        cache: from `forward`
+        truncate: k cuts the gradient entering the state of steps k, 2k, ...; None for full BPTT
+        Returns dx (T, N, I), dh0 (N, H), grads of the cell's parameters, and the total dL/dh_t (T, N, H)."""
         if self._backward is None:
             return steps_backward(dh_out, cache, truncate)
         return self._backward(dh_out, cache, truncate)

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from .checks import as_array, as_sequences, check_real, check_seed, check_size
 from .model import check_model, check_result
 from .data import TIME_STEP, make_sine_data
-from .training import Head, Task
+from .task import Head, Task
 
 # %% ../nbs/15_classify.ipynb #d1345ef6
 def make_classify_data(n_samples=2000, seq_len=50, noise=0.1, n_classes=9, seed=None):

@@ -26,7 +26,8 @@ from .data import n_batches
 from .optim import make_optimizer
 from .fit import NonFiniteError
 from .checkpoint import save_checkpoint
-from .training import WAVE, plot_loss, train_recipe
+from .wave import WAVE
+from .training import plot_loss, train_recipe
 from .forecast import FORECAST
 from .classify import CLASSIFY
 from .text import TEXT

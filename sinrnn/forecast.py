@@ -17,7 +17,7 @@ from .checks import as_array, as_sequences, check_finite, check_real, check_seed
 from .model import check_model, check_result
 from .data import TIME_STEP, make_sine_data
 from .feedback import feedback_backward, feedback_forward, generate
-from .training import Head, Task
+from .task import Head, Task
 
 # %% ../nbs/14_forecast.ipynb #cf9ebe03
 def make_forecast_waves(n_samples=512, seq_len=100, frequency=(1.0, 9.0), phase=(-math.pi, math.pi),

@@ -16,7 +16,8 @@ from threadpoolctl import threadpool_limits
 from .checks import check_real, check_seed, check_size, is_integer
 from .data import batches
 from .optim import clip_grad_norm, make_optimizer
-from .training import WAVE, recipe_setup
+from .wave import WAVE
+from .training import recipe_setup
 
 # %% ../nbs/15e_lr_find.ipynb #5a49ba41
 @dataclass

@@ -13,8 +13,9 @@ from .cell import Cell
 # %% ../nbs/05b_mgu.ipynb #21dd0d8e
 def mgu_step_forward(x_t, h_prev, params):
     """One step of the minimal gated unit on a batch.
-    x_t: (N, I) inputs; h_prev: (N, H) state;
-    params: w_in (2H, I), w_hidden (2H, H), b_hidden (2H,), blocks (f, n).
+    x_t: (N, I) inputs of the step
+    h_prev: (N, H) hidden state before it
+    params: w_in (2H, I), w_hidden (2H, H), b_hidden (2H,), blocks (f, n)
     Returns h_next (N, H) and the cache for `mgu_step_backward`."""
     w_in, w_hidden = params["w_in"], params["w_hidden"]
     H = h_prev.shape[1]
@@ -26,7 +27,8 @@ def mgu_step_forward(x_t, h_prev, params):
 
 def mgu_step_backward(dh_next, cache):
     """Backward of `mgu_step_forward`.
-    dh_next: (N, H), the total gradient reaching h_next; cache: from the forward step.
+    dh_next: (N, H) total gradient reaching h_next
+    cache: from `mgu_step_forward`
     Returns dx_t (N, I), dh_prev (N, H) and grads {w_in (2H, I), w_hidden (2H, H), b_hidden (2H,)}."""
     x_t, h_prev, f, gated, n, w_in, w_hidden = cache
     H = h_prev.shape[1]

@@ -184,15 +184,21 @@ class RNN:
 # %% ../nbs/06_model.ipynb #3b4a8c16
 @patch
 def cell_forward(self: RNN, x_time, workspace=None, states0=None):
-    """The top layer's states h (T, N, D H) for time-major x_time (T, N, I), every layer from `states0` (as
-    `stack_forward` takes them) or a zero state, and the cache. Unchecked."""
+    """Every layer and direction over a sequence, time first; the inputs are not checked.
+    x_time: (T, N, I) inputs
+    workspace: a dict in which the fast loops keep their work arrays between calls, or None
+    states0: each layer and direction's first state, as `stack_forward` takes them; None for zeros
+    Returns the top layer's states h (T, N, D H) and the cache for `cell_backward`."""
     return stack_forward(self.cell_type, x_time, self.params, self.num_layers, self.bidirectional, self.activation,
                          workspace, states0)
 
 @patch
 def cell_backward(self: RNN, dh_out, cache, truncate=None):
-    """BPTT through the cells for dh_out (T, N, D H), the loss's direct share at each top state, and the
-    `cell_forward` cache: (dx (T, N, I), grads of the cells' parameters, the top layer's total dL/dh_t)."""
+    """BPTT through every layer and direction.
+    dh_out: (T, N, D H) the loss's own share of dL/dh_t at each top state
+    cache: from `cell_forward`
+    truncate: k cuts each recurrence every k steps; None for full BPTT
+    Returns dx (T, N, I), the grads of the cells' parameters, and the top layer's total dL/dh_t (T, N, D H)."""
     return stack_backward(dh_out, cache, truncate)
 
 @patch
@@ -222,9 +228,10 @@ RNN.__call__ = RNN.forward
 
 @patch
 def hidden_grads(self: RNN, x, dh_out):
-    """The total dL/dh_t at the top layer's every step, (N, T, D H), by BPTT, given x (N, T, I) and dh_out
-    (N, T, D H), the share of dL/dh_t that reaches each h_t directly from its own step's output. (T, I) and (T, D H)
-    give (T, D H)."""
+    """The total dL/dh_t at the top layer's every step, by BPTT.
+    x: (N, T, I) inputs, or (T, I) for a single sequence
+    dh_out: (N, T, D H), or (T, D H): the share of dL/dh_t that reaches each h_t from its own step's output
+    Returns (N, T, D H), or (T, D H)."""
     x, single = self._inputs(x)
     dh_out, dh_single = as_sequences(dh_out, "dh_out", self.top_size, "2H" if self.bidirectional else "H")
     if dh_single != single or dh_out.shape[:2] != x.shape[:2]:
@@ -254,8 +261,11 @@ def metric(self: RNN, x, y):
 
 @patch
 def loss_and_grads(self: RNN, x, y, truncate=None):
-    """`(loss, grads)` for x (N, T, I) and y (N, T, O): the loss as a float, and its gradient for every
-    parameter, a dict with the keys and shapes of `params`. `truncate=k` cuts gradients every k steps."""
+    """The loss and its gradient for every parameter, by BPTT.
+    x: (N, T, I) inputs
+    y: (N, T, O) targets
+    truncate: k cuts the gradients every k steps; None for full BPTT
+    Returns (loss, grads): the loss as a float, and a dict with the keys and shapes of `params`."""
     x, y = self.check_data(x, y)
     if truncate is not None:
         check_size(truncate, "truncate")

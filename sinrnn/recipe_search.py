@@ -18,7 +18,8 @@ from fastcore.script import call_parse
 
 from .checks import check_real, check_size
 from .model import CELLS, INITS
-from .training import WAVE, prediction_mse, train_recipe
+from .wave import WAVE, prediction_mse
+from .training import train_recipe
 from .sweep import blas_kernels, sweep
 
 # %% ../nbs/15f_recipe_search.ipynb #0f192e1b

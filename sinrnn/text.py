@@ -16,7 +16,7 @@ from .checks import as_array, check_real, check_seed, check_size
 from .model import check_model, linear_backward, linear_forward
 from .stack import stack_last_states, stack_layers, stack_step_forward
 from .classify import log_softmax
-from .training import Head, Task
+from .task import Head, Task
 from .checkpoint import checkpoint_vocabulary, load_checkpoint
 from .corpus import Vocabulary, default_text, ngram_baselines, read_text, split_text
 
