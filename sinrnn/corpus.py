@@ -7,13 +7,11 @@ __all__ = ['MAX_TEXT_BYTES', 'MAX_VOCABULARY', 'UNKNOWN', 'ADD_K', 'default_text
            'ngram_bits', 'ngram_baselines']
 
 # %% ../nbs/15b_corpus.ipynb #2e906364
-import os
-import stat
-
 import numpy as np
 from pydoc_data.topics import topics
 
 from .checks import as_array, check_real, check_size
+from .safe_read import open_regular_file
 
 # %% ../nbs/15b_corpus.ipynb #dad91213
 def default_text():
@@ -27,18 +25,7 @@ def read_text(path, max_bytes=MAX_TEXT_BYTES):
     """The text of the UTF-8 file at `path` (a str or os.PathLike), a str without a leading byte-order mark. Raise
     naming the file if it is not a regular file, is empty, is larger than `max_bytes`, is binary (holds a NUL byte)
     or is not UTF-8."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    max_bytes = check_size(max_bytes, "max_bytes")
-    if not stat.S_ISREG(os.stat(path).st_mode):
-        raise ValueError(f"{path}: not a regular file; sinrnn reads text only from a file whose size it knows")
-    # O_NONBLOCK: if the path became a pipe since os.stat, opening it does not wait for a writer
-    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError(f"{path}: not a regular file; sinrnn reads text only from a file whose size it knows")
-        if info.st_size > max_bytes:
-            raise ValueError(f"{path}: {info.st_size:,} bytes, larger than the limit of {max_bytes:,} bytes")
+    with open_regular_file(path, max_bytes) as (f, _):
         data = f.read(max_bytes + 1)  # a file that grows after fstat is still read no further than the limit
     if len(data) > max_bytes:
         raise ValueError(f"{path}: larger than the limit of {max_bytes:,} bytes")
