@@ -229,7 +229,7 @@ def _cell_lines(cell, hidden_size, seq_len, batch_size, repeat, with_torch):
     lines += [_report(f"  {name}", value, 2.3, higher_is_better=False) for name, value in scaling["ratios"].items()]
     for num_layers, bidirectional in STACKS:
         stack = bench_stack(cell, num_layers, bidirectional, hidden_size, seq_len, batch_size, repeat)
-        name = f"{num_layers} layers{', both ways' if bidirectional else ''} / its {stack['layer_runs']} runs alone"
+        name = f"{num_layers} layers{', both ways' if bidirectional else ''} / {stack['layer_runs']} runs alone"
         lines.append(_report(f"  {name}", stack["ratio"], 1.1, higher_is_better=False)
                      + f"   ({stack['layer_runs']} x the first layer: {stack['ratio_to_first_layer']:.2f})")
     return lines
