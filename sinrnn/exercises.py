@@ -7,7 +7,7 @@ __all__ = ['EXERCISES', 'check_exercise']
 
 # %% ../nbs/22_exercises.ipynb #8922896e
 import numpy as np
-from .bughunt import locate_bptt_bug
+from .bughunt import call_noting_changes, locate_bptt_bug
 
 # %% ../nbs/22_exercises.ipynb #54870439
 def _returned(result, names, shapes, exercise):
@@ -28,6 +28,13 @@ def _add_grads(grads, step_grads, exercise):
                          f"{sorted(step_grads)}")
     return step_grads if grads is None else {k: grads[k] + step_grads[k] for k in grads}
 
+def _step(backward, step_backward, args, names, exercise):
+    """`step_backward(*args)` on copies of the sweep's arrays; what it changes in place is added, by name, to
+    `backward.changed_inputs`, which the check reports."""
+    returned, changed = call_noting_changes(step_backward, args, names)
+    backward.changed_inputs.update(f"{name} (in {exercise})" for name in changed)
+    return returned
+
 def _rnn_steps(step_backward):
     "A sequence backward for the rnn cell that calls `step_backward(dh_next, step_cache)` at every step."
     def backward(dh_out, cache, truncate=None):
@@ -35,11 +42,15 @@ def _rnn_steps(step_backward):
         dx, dh_states, carry, grads = np.zeros_like(x), np.zeros_like(dh_out), np.zeros_like(h_all[0]), None
         for t in range(len(x) - 1, -1, -1):
             dh_states[t] = dh_out[t] + carry
-            returned = step_backward(dh_states[t], (x[t], h_all[t], h_all[t + 1], w_in, w_hidden, activation))
+            step_cache = tuple(np.copy(item) if isinstance(item, np.ndarray) else item
+                               for item in (x[t], h_all[t], h_all[t + 1], w_in, w_hidden, activation))
+            returned = _step(backward, step_backward, (dh_states[t].copy(), step_cache), ("dh_next", "cache"),
+                             "rnn_step_backward")
             dx[t], carry, step_grads = _returned(returned, ("dx", "dh_prev", "grads"), (x[t].shape, carry.shape),
                                                  "rnn_step_backward")
             grads = _add_grads(grads, step_grads, "rnn_step_backward")
         return dx, carry, grads, dh_states
+    backward.changed_inputs = set()
     return backward
 
 def _lstm_steps(step_backward):
@@ -50,12 +61,15 @@ def _lstm_steps(step_backward):
         carry_h, carry_c = np.zeros_like(hs[0]), np.zeros_like(hs[0])
         for t in range(len(x) - 1, -1, -1):
             dh_states[t] = dh_out[t] + carry_h
-            step_cache = (x[t], hs[t], c[t], gates[t], tanh_c[t], w_in, w_hidden)
-            dx[t], carry_h, carry_c, step_grads = _returned(
-                step_backward(dh_states[t], carry_c, step_cache), ("dx", "dh_prev", "dc_prev", "grads"),
-                (x[t].shape, carry_h.shape, carry_c.shape), "lstm_step_backward")
+            step_cache = tuple(item.copy() for item in (x[t], hs[t], c[t], gates[t], tanh_c[t], w_in, w_hidden))
+            returned = _step(backward, step_backward, (dh_states[t].copy(), carry_c.copy(), step_cache),
+                             ("dh_next", "dc_next", "cache"), "lstm_step_backward")
+            dx[t], carry_h, carry_c, step_grads = _returned(returned, ("dx", "dh_prev", "dc_prev", "grads"),
+                                                            (x[t].shape, carry_h.shape, carry_c.shape),
+                                                            "lstm_step_backward")
             grads = _add_grads(grads, step_grads, "lstm_step_backward")
         return dx, carry_h, grads, dh_states
+    backward.changed_inputs = set()
     return backward
 
 EXERCISES = {"rnn_step_backward": ("rnn", _rnn_steps), "rnn_backward": ("rnn", None),
