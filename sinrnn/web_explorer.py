@@ -16,8 +16,8 @@ from .forecast import FORECAST_RECIPES
 from .explore import FORECAST_TRAINING_RANGES
 
 # %% ../nbs/23_web_explorer.ipynb #84b23f5e
-_SCRIPT = """
-(function () {
+# the forward pass: the weights, each cell's step from its chapter, the wave and the read-out
+_FORWARD_JS = """
   const root = document.getElementById(ROOT_ID), models = MODELS, dt = DT, STEPS = CELL_STEPS;
   const sigmoid = z => 1 / (1 + Math.exp(-Math.max(z, -708)));
   function affine(w, b, x, rows, cols, out, offset) {  // out[i] = w[offset + i] . x + b[offset + i]
@@ -52,7 +52,12 @@ _SCRIPT = """
     for (let t = prefix; t < T; t++) shifted[t] = y[t - 1] * scale;
     return shifted;
   }
-  const svg = root.querySelector("svg"), W = 640, Hpx = 300, pad = 40;
+"""
+
+# %% ../nbs/23_web_explorer.ipynb #d40bfe91
+# the plot: sliders, menu, axes, title and the two curves, redrawn on every move
+_PLOT_JS = """
+  const svg = root.querySelector("svg"), W = 640, Hpx = 300, pad = 40, axes = svg.querySelector(".sinrnn-axes");
   const inputs = {}, shown = {};
   root.querySelectorAll("input[type=range]").forEach(el => { inputs[el.name] = el; });
   const menu = root.querySelector("select"), title = root.querySelector(".sinrnn-title");
@@ -63,6 +68,23 @@ _SCRIPT = """
       d += (d ? "L" : "M") + sx(xs[t]).toFixed(2) + "," + sy(ys[t]).toFixed(2);
     }
     return d;
+  }
+  function ticks(lo, hi, n) {  // about n round values from lo to hi: steps of 1, 2 or 5 times a power of ten
+    const raw = (hi - lo) / n, size = 10 ** Math.floor(Math.log10(raw)), r = raw / size, out = [];
+    const step = (r < 1.5 ? 1 : r < 3.5 ? 2 : r < 7.5 ? 5 : 10) * size;
+    for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + 1e-9 * step; k++) out.push(+(k * step).toPrecision(12));
+    return out;
+  }
+  function drawAxes(sx, sy, tMax, lo, hi) {
+    const bottom = Hpx - pad, text = (x, y, anchor, s) =>
+      `<text x="${x.toFixed(2)}" y="${y.toFixed(2)}" text-anchor="${anchor}" font-size="11">${s}</text>`;
+    let s = `<path d="M${pad},${pad}V${bottom}H${W - pad}" fill="none" stroke="#444"/>`;
+    for (const v of ticks(0, tMax, 6)) s += `<path class="sinrnn-xtick" d="M${sx(v).toFixed(2)},${bottom}v5" ` +
+      `stroke="#444"/>` + text(sx(v), bottom + 17, "middle", v);
+    for (const v of ticks(lo, hi, 5)) s += `<path class="sinrnn-ytick" d="M${pad},${sy(v).toFixed(2)}h-5" ` +
+      `stroke="#444"/>` + text(pad - 8, sy(v) + 4, "end", v);
+    axes.innerHTML = s + text(W / 2, Hpx - 4, "middle", "t") +
+      `<text x="12" y="${Hpx / 2}" transform="rotate(-90 12 ${Hpx / 2})" text-anchor="middle" font-size="11">y</text>`;
   }
   function update() {
     const start = performance.now();
@@ -82,6 +104,7 @@ _SCRIPT = """
     const sy = v => Hpx - pad - (Hpx - 2 * pad) * (v - lo) / (hi - lo);
     svg.querySelector(".sinrnn-target").setAttribute("d", path(ts, target, sx, sy));
     svg.querySelector(".sinrnn-prediction").setAttribute("d", path(ts, y, sx, sy));
+    drawAxes(sx, sy, Math.max(ts[T - 1], dt), lo, hi);
     const values = {frequency: f, phase: phase, amplitude: amp, T: T};
     const ranges = models[name].ranges, outside = Object.keys(ranges).filter(
       k => values[k] < ranges[k][0] - 1e-9 || values[k] > ranges[k][1] + 1e-9);
@@ -93,16 +116,31 @@ _SCRIPT = """
     shown.prediction = y; shown.mse = mse; shown.ms = performance.now() - start;
   }
   Object.values(inputs).forEach(el => el.addEventListener("input", update));
+  // JupyterLab takes the arrow keys for its own commands before a slider sees them, so the sliders step themselves
+  const keySteps = {ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1, PageUp: 10, PageDown: -10};
+  Object.values(inputs).forEach(el => el.addEventListener("keydown", event => {
+    const steps = keySteps[event.key], low = +el.min, step = +el.step;
+    if (steps === undefined) return;
+    event.preventDefault(); event.stopPropagation();
+    const k = Math.min(Math.round((+el.max - low) / step), Math.max(0, Math.round((+el.value - low) / step) + steps));
+    el.value = String(low + k * step);
+    update();
+  }));
   menu.addEventListener("change", update);
   window.sinrnnExplorers = window.sinrnnExplorers || {};
   window.sinrnnExplorers[ROOT_ID] = {predict: predict, update: update, shown: shown};
   update();
 })();
 """
+_SCRIPT = "(function () {\n" + _FORWARD_JS + _PLOT_JS
 
 # %% ../nbs/23_web_explorer.ipynb #cd1768b4
 _SLIDERS = [("frequency", 0.125, 15.0, 0.125), ("phase", -3.125, 3.125, 0.0625), ("amplitude", 0.0, 3.0, 0.0625),
             ("T", 2, 200, 1)]
+# above the plot, in the margin, where no curve runs
+_LEGEND = ('<g class="sinrnn-legend" font-size="11"><path d="M420,20h24" stroke="#1f77b4" stroke-width="2"/>'
+           '<text x="450" y="24">target</text><path d="M510,20h24" stroke="#ff7f0e" stroke-width="2" '
+           'stroke-dasharray="6,3"/><text x="540" y="24">prediction</text></g>')
 NOTEBOOK_RANGES = {"frequency": (1.0, 9.0), "phase": (0.0, 0.0), "amplitude": (1.0, 1.0), "T": (2, 50)}
 
 class WebExplorer:
@@ -156,15 +194,17 @@ class WebExplorer:
         return (f'<div id="{self.id}" class="sinrnn-explorer">{sliders}<label style="font:13px sans-serif">model '
                 f'<select>{options}</select></label><div class="sinrnn-title" style="font:13px sans-serif;'
                 f'margin:6px 0"></div><svg width="640" height="300" style="border:1px solid #ccc">'
-                f'<rect class="sinrnn-shade" width="640" height="300" fill="white"/>'
+                f'<rect class="sinrnn-shade" width="640" height="300" fill="white"/><g class="sinrnn-axes"></g>'
                 f'<path class="sinrnn-target" fill="none" stroke="#1f77b4" stroke-width="2"/>'
                 f'<path class="sinrnn-prediction" fill="none" stroke="#ff7f0e" stroke-width="2" '
-                f'stroke-dasharray="6,3"/></svg><script>{script}</script></div>')
+                f'stroke-dasharray="6,3"/>{_LEGEND}</svg><script>{script}</script></div>')
 
 # %% ../nbs/23_web_explorer.ipynb #4f130861
 def check_in_browser(explorer, chromium="/usr/bin/chromium", moves=20):
     """Open `explorer` in headless Chromium with Playwright and return what the page computed: the JavaScript
-    predictions of every model at a few slider settings, whether moving sliders changed the plot, and redraw times.
+    predictions of every model at a few slider settings, whether moving sliders changed the plot (with the keyboard,
+    also when the document takes the arrow keys first, as JupyterLab does), the axes' ticks, the curves, the legend
+    and redraw times.
     It runs in a notebook too: Playwright's sync API refuses a thread whose asyncio loop is running, as a Jupyter
     kernel's is, so the browser is driven from a thread of its own."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -187,10 +227,23 @@ def _check_in_browser(explorer, chromium, moves):
             page.keyboard.press("ArrowRight")
         after = page.get_attribute(f"#{explorer.id} .sinrnn-prediction", "d")
         moved_to = float(page.input_value(f"#{explorer.id} input[name=frequency]"))
+        # as JupyterLab does: a listener on the document, ahead of the page's own, takes the arrow keys
+        page.evaluate("document.addEventListener('keydown', e => { if (e.key.startsWith('Arrow')) "
+                      "e.preventDefault(); }, true)")
+        for _ in range(4):
+            page.keyboard.press("ArrowLeft")
+        taken_keys = float(page.input_value(f"#{explorer.id} input[name=frequency]"))
+        ticks = {axis: page.evaluate(f"Array.from(document.querySelectorAll('#{explorer.id} .sinrnn-{axis}tick'))"
+                                     f".map(e => [+e.nextSibling.textContent, e.getAttribute('d')])")
+                 for axis in "xy"}
+        curves = {name: page.get_attribute(f"#{explorer.id} .sinrnn-{name}", "d") for name in ("target", "prediction")}
+        legend = page.evaluate(f"Array.from(document.querySelectorAll('#{explorer.id} .sinrnn-legend text'))"
+                               f".map(e => e.textContent)")
         title = page.inner_text(f"#{explorer.id} .sinrnn-title")
         phase = f"document.querySelector('#{explorer.id} input[name=phase]')"
         times = [page.evaluate(f"(() => {{ {phase}.value = {k % 12 * 0.25 - 1.5}; {handle}.update(); "
                                f"return {handle}.shown.ms; }})()") for k in range(moves)]
         browser.close()
     return {"settings": settings, "predictions": predictions, "redrawn": before != after, "title": title,
-            "frequency": moved_to, "redraw_ms": times}
+            "frequency": moved_to, "frequency_keys_taken": taken_keys, "ticks": ticks, "curves": curves,
+            "legend": legend, "redraw_ms": times}
