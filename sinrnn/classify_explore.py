@@ -21,7 +21,7 @@ from .explore import figure_png
 # %% ../nbs/19a_classify_explore.ipynb #fc9d4bb2
 class ClassifierExplorer:
     """A wave classifier `model` (input size 1, one output per class) behind sliders: a noisy wave of T = `seq_len`
-    values, the class probabilities the model gives it by `pool`ing its states, and the true frequency."""
+    values, the class probabilities the model gives it (its states pooled by `pool`), and the true frequency."""
     def __init__(self, model, pool="mean", frequency=3.0, phase=0.0, amplitude=1.0,
                  noise=CLASSIFY_RECIPES["default"]["noise"], seed=0, seq_len=CLASSIFY_RECIPES["default"]["seq_len"]):
         self.classifier = Classifier(model, pool)
