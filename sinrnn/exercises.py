@@ -35,23 +35,38 @@ def _step(backward, step_backward, args, names, exercise):
     backward.changed_inputs.update(f"{name} (in {exercise})" for name in changed)
     return returned
 
-def _rnn_steps(step_backward):
-    "A sequence backward for the rnn cell that calls `step_backward(dh_next, step_cache)` at every step."
-    def backward(dh_out, cache, truncate=None):
-        x, h_all, w_in, w_hidden, activation, _ = cache
-        dx, dh_states, carry, grads = np.zeros_like(x), np.zeros_like(dh_out), np.zeros_like(h_all[0]), None
-        for t in range(len(x) - 1, -1, -1):
-            dh_states[t] = dh_out[t] + carry
-            step_cache = tuple(np.copy(item) if isinstance(item, np.ndarray) else item
-                               for item in (x[t], h_all[t], h_all[t + 1], w_in, w_hidden, activation))
-            returned = _step(backward, step_backward, (dh_states[t].copy(), step_cache), ("dh_next", "cache"),
-                             "rnn_step_backward")
-            dx[t], carry, step_grads = _returned(returned, ("dx", "dh_prev", "grads"), (x[t].shape, carry.shape),
-                                                 "rnn_step_backward")
-            grads = _add_grads(grads, step_grads, "rnn_step_backward")
-        return dx, carry, grads, dh_states
-    backward.changed_inputs = set()
-    return backward
+def _h_only_steps(exercise, step_cache):
+    """The wrapper of the step exercise `exercise` of a cell whose state is h alone: it makes a sequence backward that
+    calls `step_backward(dh_next, step_cache(cache, t))` at every step, the step's cache taken from the sequence's."""
+    def wrap(step_backward):
+        def backward(dh_out, cache, truncate=None):
+            x = cache[0]
+            dx, dh_states, carry, grads = np.zeros_like(x), np.zeros_like(dh_out), np.zeros_like(dh_out[0]), None
+            for t in range(len(x) - 1, -1, -1):
+                dh_states[t] = dh_out[t] + carry
+                step = tuple(np.copy(item) if isinstance(item, np.ndarray) else item for item in step_cache(cache, t))
+                returned = _step(backward, step_backward, (dh_states[t].copy(), step), ("dh_next", "cache"), exercise)
+                dx[t], carry, step_grads = _returned(returned, ("dx", "dh_prev", "grads"), (x[t].shape, carry.shape),
+                                                     exercise)
+                grads = _add_grads(grads, step_grads, exercise)
+            return dx, carry, grads, dh_states
+        backward.changed_inputs = set()
+        return backward
+    return wrap
+
+def _rnn_step_cache(cache, t):
+    "Step t's cache for `rnn_step_backward`, from `rnn_forward`'s: (x_t, h_prev, h_next, w_in, w_hidden, activation)."
+    x, h_all, w_in, w_hidden, activation, _ = cache
+    return x[t], h_all[t], h_all[t + 1], w_in, w_hidden, activation
+
+def _gru_step_cache(cache, t):
+    """Step t's cache for `gru_step_backward`, from `gru_forward`'s, as `gru_step_forward` makes it: the activated
+    gates r, z, the candidate n and the candidate's recurrent term."""
+    x, states, gates, gh, _, w_in, w_hidden, _ = cache
+    return (x[t], states[t], *gates[t], gh[t, 2], w_in, w_hidden)
+
+_rnn_steps = _h_only_steps("rnn_step_backward", _rnn_step_cache)
+_gru_steps = _h_only_steps("gru_step_backward", _gru_step_cache)
 
 def _lstm_steps(step_backward):
     "A sequence backward for the LSTM that calls `step_backward(dh_next, dc_next, step_cache)` at every step."
@@ -69,24 +84,6 @@ def _lstm_steps(step_backward):
                                                             "lstm_step_backward")
             grads = _add_grads(grads, step_grads, "lstm_step_backward")
         return dx, carry_h, grads, dh_states
-    backward.changed_inputs = set()
-    return backward
-
-def _gru_steps(step_backward):
-    "A sequence backward for the GRU that calls `step_backward(dh_next, step_cache)` at every step."
-    def backward(dh_out, cache, truncate=None):
-        x, states, gates, gh, _, w_in, w_hidden, _ = cache
-        dx, dh_states, carry, grads = np.zeros_like(x), np.zeros_like(dh_out), np.zeros_like(states[0]), None
-        for t in range(len(x) - 1, -1, -1):
-            dh_states[t] = dh_out[t] + carry
-            # the step's cache as gru_step_forward makes it: the activated gates and the candidate's recurrent term
-            step_cache = tuple(item.copy() for item in (x[t], states[t], *gates[t], gh[t, 2], w_in, w_hidden))
-            returned = _step(backward, step_backward, (dh_states[t].copy(), step_cache), ("dh_next", "cache"),
-                             "gru_step_backward")
-            dx[t], carry, step_grads = _returned(returned, ("dx", "dh_prev", "grads"), (x[t].shape, carry.shape),
-                                                 "gru_step_backward")
-            grads = _add_grads(grads, step_grads, "gru_step_backward")
-        return dx, carry, grads, dh_states
     backward.changed_inputs = set()
     return backward
 
