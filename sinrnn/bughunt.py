@@ -170,8 +170,10 @@ class BPTTReport:
         ax.axhline(self.tol, color="grey", ls=":", label="tolerance")
         if self.first_wrong_step is not None:
             ax.axvline(self.first_wrong_step, color="tab:red", alpha=0.3, lw=6, label="first wrong step")
+        verdict = "right" if self.ok else "wrong" if self.first_wrong_step is None else \
+            f"wrong from step {self.first_wrong_step}"
         ax.set(xlabel="step t (the backward sweep runs right to left)", ylabel="relative error",
-               title=f"{self.cell}: {'right' if self.ok else 'wrong from step ' + str(self.first_wrong_step)}")
+               title=f"{self.cell}: {verdict}")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
         return ax
@@ -236,9 +238,9 @@ def _locate(backward, cell, activation, tol, problem, right_under):
     params, x, h0, G = bptt_problem(cell, **problem)
     changed = []
     def run_backward(n_steps):
-        # the backward gets copies: whatever it changes, the references are computed from the problem itself
+        # the backward gets copies of everything: whatever it changes, the references use the problem itself
         copies = {name: value.copy() for name, value in params.items()}
-        cache = CELLS[cell].forward(x[:n_steps], _start(cell, h0), copies, activation)[1]
+        cache = CELLS[cell].forward(x[:n_steps].copy(), _start(cell, h0.copy()), copies, activation)[1]
         own = {id(array): f"params[{name!r}]" for name, array in copies.items()}
         result, names = call_noting_changes(backward, (G[:n_steps].copy(), cache), ("dh_out", "cache"), own)
         names += sorted(getattr(backward, "changed_inputs", ()))

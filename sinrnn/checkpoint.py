@@ -7,6 +7,7 @@ __all__ = ['FORMAT_VERSION', 'READABLE_VERSIONS', 'TASKS', 'MAX_ENTRIES', 'MAX_F
            'load_checkpoint', 'checkpoint_task', 'checkpoint_vocabulary']
 
 # %% ../nbs/11_checkpoint.ipynb #9ff7783c
+import contextlib
 import json
 import os
 import tempfile
@@ -123,18 +124,18 @@ def _is_entry(name):
 
 def _read_arrays(path):
     "Every array of the checkpoint at `path` by name, read with bounded work; raise CheckpointError for bad content."
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
-    try:
-        with open_regular_file(path, MAX_FILE_BYTES) as (f, size):
-            if f.read(6) == b"\x93NUMPY":
-                raise CheckpointError(f"{path} holds a single array, not a checkpoint (.npz)")
+    with contextlib.ExitStack() as stack:
+        try:  # a path that is not a regular file of a checkpoint's size; OSError and TypeError go through as they are
+            f, size = stack.enter_context(open_regular_file(path, MAX_FILE_BYTES))
+        except ValueError as err:
+            raise CheckpointError(f"{err}, so it cannot be a checkpoint") from None
+        if f.read(6) == b"\x93NUMPY":
+            raise CheckpointError(f"{path} holds a single array, not a checkpoint (.npz)")
+        try:
             return read_arrays(f, size, _is_entry, MAX_ENTRIES)
-    except (CheckpointError, FileNotFoundError, PermissionError):
-        raise
-    # a broken zip fails in many ways inside zipfile and numpy; every one of them means "not a checkpoint"
-    except Exception as err:
-        raise CheckpointError(f"{path} is not a readable checkpoint (.npz): {type(err).__name__}: {err}") from err
+        # a broken zip fails in many ways inside zipfile and numpy; every one of them means "not a checkpoint"
+        except Exception as err:
+            raise CheckpointError(f"{path} is not a readable checkpoint (.npz): {type(err).__name__}: {err}") from err
 
 
 # %% ../nbs/11_checkpoint.ipynb #38f6f62d

@@ -18,7 +18,7 @@ from fastcore.script import Param, call_parse
 from html import escape
 
 import ipywidgets as widgets
-from .checkpoint import checkpoint_task
+from .checkpoint import checkpoint_task, load_checkpoint
 from .explore import PredictionExplorer, checkpoint_names
 from .classify_explore import ClassifierExplorer
 from .text_explore import TextExplorer
@@ -31,8 +31,9 @@ def explorer_views(paths):
     """The explorers of the checkpoints at `paths`, a list of widgets in the order shown: one `PredictionExplorer`
     of every model that draws or forecasts a wave, then each other checkpoint's explorer under its name."""
     names, tasks = checkpoint_names(paths), [checkpoint_task(path) for path in paths]
-    waves = [path for path, task in zip(paths, tasks) if task not in TASK_EXPLORERS]
-    views = [PredictionExplorer.from_checkpoints(waves).widget] if waves else []
+    waves = {name: load_checkpoint(path)[0]
+             for name, path, task in zip(names, paths, tasks) if task not in TASK_EXPLORERS}
+    views = [PredictionExplorer(waves).widget] if waves else []
     for name, path, task in zip(names, paths, tasks):
         if task in TASK_EXPLORERS:
             title = widgets.HTML(f"<h3>{escape(name)}: {escape(task)}</h3>")

@@ -120,7 +120,7 @@ _PLOT_JS = """
   const keySteps = {ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1, PageUp: 10, PageDown: -10};
   Object.values(inputs).forEach(el => el.addEventListener("keydown", event => {
     const steps = keySteps[event.key], low = +el.min, step = +el.step;
-    if (steps === undefined) return;
+    if (steps === undefined || event.altKey || event.ctrlKey || event.metaKey) return;  // the browser's shortcuts
     event.preventDefault(); event.stopPropagation();
     const k = Math.min(Math.round((+el.max - low) / step), Math.max(0, Math.round((+el.value - low) / step) + steps));
     el.value = String(low + k * step);
