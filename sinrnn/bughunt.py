@@ -20,7 +20,8 @@ def _check_cell(cell):
     return cell
 
 def bptt_problem(cell="rnn", n_steps=8, batch=2, inputs=2, hidden=3, seed=0):
-    "A small random problem for `cell`: params (without the read-out), x (T, N, I), h0 (N, H) and G (T, N, H)."
+    """A small random problem for `cell`: params (without the read-out), x (T, N, I), h0 (N, H) and dh_out (T, N, H),
+    the outputs' share of the gradient."""
     _check_cell(cell)
     for value, name in ((n_steps, "n_steps"), (batch, "batch"), (inputs, "inputs"), (hidden, "hidden")):
         check_size(value, name)
@@ -30,8 +31,8 @@ def bptt_problem(cell="rnn", n_steps=8, batch=2, inputs=2, hidden=3, seed=0):
     for name in params:
         if name.startswith("b"):  # Glorot biases are zero, which would hide a mistake in their gradients
             params[name] = rng.normal(scale=0.5, size=params[name].shape)
-    x, G = rng.normal(size=(n_steps, batch, inputs)), rng.normal(size=(n_steps, batch, hidden))
-    return params, x, 0.5 * rng.normal(size=(batch, hidden)), G
+    x, dh_out = rng.normal(size=(n_steps, batch, inputs)), rng.normal(size=(n_steps, batch, hidden))
+    return params, x, 0.5 * rng.normal(size=(batch, hidden)), dh_out
 
 # %% ../nbs/21_bughunt.ipynb #8676ee04
 def _activation(cell, activation):
@@ -67,40 +68,51 @@ def _finite_array(value, name, ndim):
                          f"{array.shape}")
     return array.astype(np.float64)
 
-def reference_grads(cell, params, x, h0, G, activation="sigmoid"):
-    "Central-difference dx (T, N, I), dh0 (N, H), dL/dh_t (T, N, H) and parameter gradients of L = sum(G * h)."
+def reference_grads(cell, params, x, h0, dh_out, activation="sigmoid", truncate=None):
+    """Central-difference dx (T, N, I), dh0 (N, H), dL/dh_t (T, N, H) and parameter gradients of
+    L = sum(dh_out * h), for x (T, N, I), h0 (N, H) and dh_out (T, N, H). With `truncate` k, every chunk of k steps
+    after the first starts from the state the forward pass reached, held fixed: BPTT truncated every k steps."""
     activation = _activation(cell, activation)
-    x, h0, G = (_finite_array(value, name, ndim) for value, name, ndim in ((x, "x", 3), (h0, "h0", 2), (G, "G", 3)))
-    if h0.shape[0] != x.shape[1] or G.shape != x.shape[:2] + h0.shape[1:]:
-        raise ValueError(f"h0 must have shape (N, H) and G (T, N, H) for x of shape (T, N, I) = {x.shape}, got "
-                         f"{h0.shape} and {G.shape}")
+    k = len(x) if truncate is None else check_size(truncate, "truncate")
+    x, h0, dh_out = (_finite_array(value, name, ndim)
+                     for value, name, ndim in ((x, "x", 3), (h0, "h0", 2), (dh_out, "dh_out", 3)))
+    if h0.shape[0] != x.shape[1] or dh_out.shape != x.shape[:2] + h0.shape[1:]:
+        raise ValueError(f"h0 must have shape (N, H) and dh_out (T, N, H) for x of shape (T, N, I) = {x.shape}, got "
+                         f"{h0.shape} and {dh_out.shape}")
     shapes = param_shapes_of({"input_size": x.shape[2], "hidden_size": h0.shape[1], "output_size": 1, "cell": cell})
     shapes = {name: shape for name, shape in shapes.items() if name not in ("w_out", "b_out")}
     if not isinstance(params, dict) or {k: np.shape(v) for k, v in params.items()} != shapes:
         raise ValueError(f"params must be a dict of the {cell} cell's arrays, of shapes {shapes}")
     params = {name: _finite_array(value, f"params[{name!r}]", len(shapes[name])) for name, value in params.items()}
-    loss = lambda: float(np.sum(G * _run(cell, x, _start(cell, h0), params, activation)))
-    dh = np.empty_like(G)
-    for t, state in enumerate(_states(cell, x, _start(cell, h0), params, activation)):
-        start = state[0].copy()
+    # fixed[t]: the state after t steps, copies that no perturbation moves
+    fixed = [_start(cell, h0.copy())] + _states(cell, x, _start(cell, h0), params, activation)
+    def run(first, end, state):
+        "sum(dh_out * h) over the steps at indices first ... end - 1, run from `state`."
+        return float(np.sum(dh_out[first:end] * _run(cell, x[first:end], state, params, activation)))
+    # the first chunk starts from h0 itself, whose gradient is dh0
+    loss = lambda: sum(run(s, s + k, _start(cell, h0) if s == 0 else fixed[s]) for s in range(0, len(x), k))
+    dh = np.empty_like(dh_out)
+    for t, state in enumerate(fixed[1:]):
+        start, end = state[0].copy(), min((t // k + 1) * k, len(x))  # what the rest of step t + 1's chunk adds
         # the rest of the state, the LSTM's c_t, is held fixed: dh_t is the gradient through h_t alone
-        tail = lambda: float(np.sum(G[t + 1:] * _run(cell, x[t + 1:], (start,) + tuple(state[1:]), params,
-                                                      activation)))
-        dh[t] = G[t] + (numerical_grad(tail, start) if t + 1 < len(x) else 0.0)
+        tail = lambda: run(t + 1, end, (start,) + tuple(state[1:]))
+        dh[t] = dh_out[t] + (numerical_grad(tail, start) if t + 1 < end else 0.0)
     grads = {name: numerical_grad(loss, value) for name, value in params.items()}
     return numerical_grad(loss, x), numerical_grad(loss, h0), dh, grads
 
 # %% ../nbs/21_bughunt.ipynb #cd48fbab
 class BPTTReport:
-    """What `locate_bptt_bug` found under `activation`: per-step errors of dL/dh_t and dL/dx_t, the wrong parameters,
-    the inputs the backward `changed` (names), the activations under which it was `right_under`, and a message."""
+    """What `locate_bptt_bug` found under `activation`: per-step errors of dL/dh_t and dL/dx_t (step t at index t - 1),
+    the first wrong step and each wrong parameter's first step (steps count 1 ... T), the inputs the backward
+    `changed` (names), the activations under which it was `right_under`, and a message."""
     def __init__(self, cell, dh_errors, dx_errors, dh0_error, param_errors, param_steps, tol, activation=None,
-                 changed=(), right_under=()):
+                 changed=(), right_under=(), truncate=None):
         self.cell, self.dh_errors, self.dx_errors, self.dh0_error = cell, dh_errors, dx_errors, dh0_error
         self.param_errors, self.param_steps, self.tol = param_errors, param_steps, tol
         self.activation, self.changed, self.right_under = activation, list(changed), list(right_under)
+        self.truncate = truncate
         # `not error <= tol` and not `error > tol`: a NaN error, from a NaN gradient, is wrong
-        wrong = [t for t in range(len(dh_errors) - 1, -1, -1) if not max(dh_errors[t], dx_errors[t]) <= tol]
+        wrong = [t for t in range(len(dh_errors), 0, -1) if not max(dh_errors[t - 1], dx_errors[t - 1]) <= tol]
         self.first_wrong_step = wrong[0] if wrong else None
         self.wrong_params = sorted(name for name, err in param_errors.items() if not err <= tol)
 
@@ -115,17 +127,26 @@ class BPTTReport:
         "The verdict in words, naming the step and the parameters to look at."
         if self.ok:
             under = f" under {' and '.join(self.right_under + [self.activation])}" if self.activation else ""
+            under += f", truncated every {self.truncate} steps" if self.truncate is not None else ""
             return f"Right{under}: dL/dh, dL/dx and every parameter gradient match finite differences at every step."
-        last, t, parts = len(self.dh_errors) - 1, self.first_wrong_step, []
+        last, t, parts = len(self.dh_errors), self.first_wrong_step, []
+        header = []
         if self.activation is not None:
             right = f" (it is right under {', '.join(self.right_under)})" if self.right_under else ""
-            parts.append(f"Under the {self.activation} activation{right}:")
+            header.append(f"under the {self.activation} activation{right}")
+        if self.truncate is not None:
+            k = self.truncate
+            header.append(f"truncated every {k} steps, no gradient passing back into h_{k}, h_{2 * k}, ...")
+        if header:
+            header = ", ".join(header)
+            parts.append(header[0].upper() + header[1:] + ":")
         if self.changed:
             parts.append(f"the backward changed its inputs {', '.join(self.changed)}: it must only read dh_out and "
                          f"the cache, which holds the forward's states and the parameters, and work on copies.")
         if t is not None:
-            parts.append(f"Steps count 0 … {last} as in the code; the backward sweep meets them from {last} down.")
-        if t is not None and not self.dh_errors[t] <= self.tol:
+            parts.append(f"Steps count 1 … {last}: step t reads x_t and h_(t-1) and writes h_t, at index t - 1 of the "
+                         f"arrays; the backward sweep meets them from {last} down.")
+        if t is not None and not self.dh_errors[t - 1] <= self.tol:
             right = "" if t == last else f"right at step {last} and " if t + 1 == last else \
                 f"right at steps {last}…{t + 1} and "
             where = (f"look at the gradient your step {t + 1} carries back to step {t}, and at what step {t} adds "
@@ -138,8 +159,8 @@ class BPTTReport:
             parts.append(f"dL/dh is right down to step {t}, but dL/dx at step {t} is wrong: look inside step {t}, "
                          f"at the slopes of its activations and the map back through w_in{cell_state}.")
         elif not self.dh0_error <= self.tol:
-            parts.append("dL/dh and dL/dx are right at every step, but dL/dh0 is wrong: look at what step 0 "
-                         "carries back to the initial state.")
+            parts.append("dL/dh and dL/dx are right at every step, but dL/dh0 is wrong: look at what step 1 "
+                         "carries back to the initial state h0.")
         else:
             parts.append("dL/dh and dL/dx are right at every step.")
         if self.wrong_params:
@@ -148,7 +169,7 @@ class BPTTReport:
                               for name in self.wrong_params)
             # "from step s": the shortest prefix of the sequence on which the gradient is wrong ends at step s
             prefix = " (from step s: already wrong when the sequence stops after step s)" if self.param_steps else ""
-            if t is not None and not self.dh_errors[t] <= self.tol:
+            if t is not None and not self.dh_errors[t - 1] <= self.tol:
                 parts.append(f"Wrong parameter gradients: {steps}{prefix}. They may be listed only because dL/dh "
                              f"is already wrong from step {t}: each sums what every step adds with its dL/dh, so "
                              f"fix dL/dh first.")
@@ -163,7 +184,7 @@ class BPTTReport:
         "The relative error of dL/dh_t and dL/dx_t at every step, log scale, the tolerance dashed; returns the Axes."
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 3), layout="constrained")
-        steps = np.arange(len(self.dh_errors))
+        steps = np.arange(1, len(self.dh_errors) + 1)
         floor = 1e-17  # exact zeros would vanish from a log plot
         ax.semilogy(steps, np.maximum(self.dh_errors, floor), "o-", label="dL/dh_t")
         ax.semilogy(steps, np.maximum(self.dx_errors, floor), "s--", label="dL/dx_t")
@@ -217,46 +238,48 @@ def call_noting_changes(fn, args, names, known=None):
     result = fn(*args)
     return result, [name for name, array, before in inputs if not np.array_equal(array, before, equal_nan=True)]
 
-def locate_bptt_bug(backward, cell="rnn", activation=None, tol=1e-6, **problem):
+def locate_bptt_bug(backward, cell="rnn", activation=None, tol=1e-6, truncate=None, **problem):
     """Check `backward(dh_out, cache, truncate=None) -> (dx, dh0, grads, dh_states)` of `cell` step by step, under
-    `activation`, or by default under every activation the cell takes; returns the `BPTTReport` of the first under
-    which it is wrong, or of the last. A backward that changes its inputs is wrong: the report names them (a wrapper
+    `activation`, or by default under every activation the cell takes, and truncated every `truncate` steps if given;
+    returns the `BPTTReport` of the first activation under which it is wrong, or of the last. A backward that changes its inputs is wrong: the report names them (a wrapper
     may add names to the set `backward.changed_inputs`)."""
     if not callable(backward):
         raise TypeError(f"backward must be a function (dh_out, cache, truncate=None), got {type(backward).__name__}")
     tol = check_real(tol, "tol", 0, np.inf, low_open=True)
+    truncate = None if truncate is None else check_size(truncate, "truncate")
     activations = CELLS[_check_cell(cell)].activations if activation is None else (activation,)
     right_under = []
     for each in activations:
-        report = _locate(backward, cell, _activation(cell, each), tol, problem, right_under)
+        report = _locate(backward, cell, _activation(cell, each), tol, truncate, problem, right_under)
         if not report.ok:
             return report
         right_under.append(each)
     return report
 
-def _locate(backward, cell, activation, tol, problem, right_under):
-    params, x, h0, G = bptt_problem(cell, **problem)
+def _locate(backward, cell, activation, tol, truncate, problem, right_under):
+    params, x, h0, dh_out = bptt_problem(cell, **problem)
     changed = []
     def run_backward(n_steps):
         # the backward gets copies of everything: whatever it changes, the references use the problem itself
         copies = {name: value.copy() for name, value in params.items()}
         cache = CELLS[cell].forward(x[:n_steps].copy(), _start(cell, h0.copy()), copies, activation)[1]
         own = {id(array): f"params[{name!r}]" for name, array in copies.items()}
-        result, names = call_noting_changes(backward, (G[:n_steps].copy(), cache), ("dh_out", "cache"), own)
+        result, names = call_noting_changes(backward, (dh_out[:n_steps].copy(), cache, truncate),
+                                            ("dh_out", "cache", "truncate"), own)
         names += sorted(getattr(backward, "changed_inputs", ()))
         changed.extend(name for name in names if name not in changed)
         return _returned(result, x[:n_steps], h0, params)
     dx, dh0, grads, dh_states = run_backward(len(x))
-    ref_dx, ref_dh0, ref_dh, ref_grads = reference_grads(cell, params, x, h0, G, activation)
+    ref_dx, ref_dh0, ref_dh, ref_grads = reference_grads(cell, params, x, h0, dh_out, activation, truncate)
     dh_errors = [rel_error(dh_states[t], ref_dh[t]) for t in range(len(x))]
     dx_errors = [rel_error(dx[t], ref_dx[t]) for t in range(len(x))]
     param_errors = {name: rel_error(grads[name], ref_grads[name]) for name in params}
     param_steps = {}
     for name in (name for name, err in param_errors.items() if not err <= tol):
         for n_steps in range(1, len(x) + 1):
-            ref = reference_grads(cell, params, x[:n_steps], h0, G[:n_steps], activation)[3][name]
+            ref = reference_grads(cell, params, x[:n_steps], h0, dh_out[:n_steps], activation, truncate)[3][name]
             if not rel_error(run_backward(n_steps)[2][name], ref) <= tol:
-                param_steps[name] = n_steps - 1
+                param_steps[name] = n_steps
                 break
     return BPTTReport(cell, dh_errors, dx_errors, rel_error(dh0, ref_dh0), param_errors, param_steps, tol,
-                      activation, changed, right_under)
+                      activation, changed, right_under, truncate)

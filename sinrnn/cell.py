@@ -29,7 +29,7 @@ def steps_backward(dh_out, cache, truncate=None):
     """BPTT through `steps_forward` by its cell's step backward.
     dh_out: (T, N, H) the loss's own share of dL/dh_t
     cache: from `steps_forward`
-    truncate: k cuts the gradient entering the state of steps k, 2k, ...; None for full BPTT
+    truncate: k cuts BPTT every k steps, no gradient passing back into the states h_k, h_2k, ...; None for full BPTT
     Returns dx (T, N, I), dh0 (N, H), grads of the cell's parameters, and the total dL/dh_t (T, N, H)."""
     cell, caches, x_shape, state0, _ = cache
     if truncate is not None:
@@ -125,7 +125,7 @@ class Cell:
         """BPTT through `forward`.
         dh_out: (T, N, H) the loss's own share of dL/dh_t
         cache: from `forward`
-        truncate: k cuts the gradient entering the state of steps k, 2k, ...; None for full BPTT
+        truncate: k cuts BPTT every k steps, no gradient passing back into the states h_k, h_2k, ...; None for full BPTT
         Returns dx (T, N, I), dh0 (N, H), grads of the cell's parameters, and the total dL/dh_t (T, N, H)."""
         if self._backward is None:
             return steps_backward(dh_out, cache, truncate)

@@ -85,7 +85,7 @@ def gru_backward(dh_out, cache, truncate=None):
     """BPTT through the GRU.
     dh_out: (T, N, H) the outputs' share of dL/dh_t
     cache: from `gru_forward`
-    truncate: k stops the gradient at the state entering steps k, 2k, ...; None for full BPTT
+    truncate: k cuts BPTT every k steps, no gradient passing back into the states h_k, h_2k, ...; None for full BPTT
     Returns dx (T, N, I), dh0 (N, H), grads shaped like params, and the total dL/dh_t (T, N, H)."""
     x, states, gates, gh, h_minus_n, w_in, w_hidden, workspace = cache
     if truncate is not None:

@@ -89,7 +89,7 @@ def lstm_backward(dh_out, cache, truncate=None):
     """BPTT through the LSTM.
     dh_out: (T, N, H) the outputs' share of dL/dh_t
     cache: from `lstm_forward`
-    truncate: k stops the gradient at the state entering steps k, 2k, ...; None for full BPTT
+    truncate: k cuts BPTT every k steps, no gradient passing back into the states h_k, h_2k, ...; None for full BPTT
     Returns dx (T, N, I), dh0 (N, H), grads shaped like params, and the total dL/dh_t (T, N, H)."""
     x, hs, c, gates, tanh_c, w_in, w_hidden, workspace = cache
     if truncate is not None:
