@@ -144,8 +144,8 @@ class BPTTReport:
             parts.append(f"the backward changed its inputs {', '.join(self.changed)}: it must only read dh_out and "
                          f"the cache, which holds the forward's states and the parameters, and work on copies.")
         if t is not None:
-            parts.append(f"Steps count 1 … {last}: step t reads x_t and h_(t-1) and writes h_t, at index t - 1 of the "
-                         f"arrays; the backward sweep meets them from {last} down.")
+            parts.append(f"Steps count 1 … {last}: step t reads x_t and h_(t-1) and writes h_t, at index t - 1 of "
+                         f"the arrays; the backward sweep meets them from {last} down.")
         if t is not None and not self.dh_errors[t - 1] <= self.tol:
             right = "" if t == last else f"right at step {last} and " if t + 1 == last else \
                 f"right at steps {last}…{t + 1} and "
@@ -241,8 +241,8 @@ def call_noting_changes(fn, args, names, known=None):
 def locate_bptt_bug(backward, cell="rnn", activation=None, tol=1e-6, truncate=None, **problem):
     """Check `backward(dh_out, cache, truncate=None) -> (dx, dh0, grads, dh_states)` of `cell` step by step, under
     `activation`, or by default under every activation the cell takes, and truncated every `truncate` steps if given;
-    returns the `BPTTReport` of the first activation under which it is wrong, or of the last. A backward that changes its inputs is wrong: the report names them (a wrapper
-    may add names to the set `backward.changed_inputs`)."""
+    returns the `BPTTReport` of the first activation under which it is wrong, or of the last. A backward that changes
+    its inputs is wrong: the report names them (a wrapper may add names to the set `backward.changed_inputs`)."""
     if not callable(backward):
         raise TypeError(f"backward must be a function (dh_out, cache, truncate=None), got {type(backward).__name__}")
     tol = check_real(tol, "tol", 0, np.inf, low_open=True)
