@@ -50,23 +50,23 @@ def _line(ax, points, color=FORWARD):
 # %% ../nbs/02c_diagrams.ipynb #cf418b00
 def unrolled_graph():
     """The Elman cell unrolled over three steps t−1, t, t+1, in the batch notation of its chapter: the forward pass
-    (black) from the inputs X and the state before each step to the outputs Ŷ and the losses ℓ, and BPTT's
-    gradients (red, dashed) flowing back."""
+    (black) from the inputs and the state before each step to the read-outs and the losses, and BPTT's gradients
+    (red, dashed) flowing back."""
     fig, ax = _canvas(9.5, 5.0)
     xs, steps, next_steps = [2.2, 4.75, 7.3], ["t-1", "t", "t+1"], ["t", "t+1", "t+2"]
     half_w, half_h = 0.45, 0.25
     for x, s in zip(xs, steps):
-        _node(ax, x, 0.6, rf"$X_{{{s}}}$", DATA)
-        _node(ax, x, 2.1, rf"$H_{{{s}}}$", STATE)
-        _node(ax, x, 3.5, rf"$\hat Y_{{{s}}}$", DATA)
-        _node(ax, x, 4.55, rf"$\ell_{{{s}}}$", DATA, w=0.7, h=0.4)
+        _node(ax, x, 0.6, rf"$\mathbf{{x}}_{{{s}}}$", DATA)
+        _node(ax, x, 2.1, rf"$\mathbf{{h}}_{{{s}}}$", STATE)
+        _node(ax, x, 3.5, rf"$\hat{{\mathbf{{y}}}}_{{{s}}}$", DATA)
+        _node(ax, x, 4.55, rf"$L_{{{s}}}$", DATA, w=0.7, h=0.4)
         up, down = x - 0.15, x + 0.15
         _arrow(ax, (up, 0.6 + half_h), (up, 2.1 - half_h), label=r"$W_{in}$", offset=(-0.35, -0.05))
-        _arrow(ax, (up, 2.1 + half_h), (up, 3.5 - half_h), label=r"$w_{out}$", offset=(-0.4, -0.05))
+        _arrow(ax, (up, 2.1 + half_h), (up, 3.5 - half_h), label=r"$W_{out}$", offset=(-0.4, -0.05))
         _arrow(ax, (up, 3.5 + half_h), (up, 4.55 - 0.2))
-        _arrow(ax, (down, 3.5 - half_h), (down, 2.1 + half_h), BACKWARD, True, rf"$\bar H^{{out}}_{{{s}}}$",
-               offset=(0.45, -0.05))
-        _arrow(ax, (down, 2.1 - half_h), (down, 0.6 + half_h), BACKWARD, True, rf"$\bar X_{{{s}}}$",
+        _arrow(ax, (down, 3.5 - half_h), (down, 2.1 + half_h), BACKWARD, True,
+               rf"$\bar{{\mathbf{{h}}}}^{{out}}_{{{s}}}$", offset=(0.45, -0.05))
+        _arrow(ax, (down, 2.1 - half_h), (down, 0.6 + half_h), BACKWARD, True, rf"$\bar{{\mathbf{{x}}}}_{{{s}}}$",
                offset=(0.35, -0.05))
     for k, (left, right) in enumerate(zip([0.55] + xs, xs + [8.95])):
         start = left + (half_w if k else 0)
@@ -74,7 +74,7 @@ def unrolled_graph():
         inner = 0 < k < len(xs)
         _arrow(ax, (start, 2.22), (end, 2.22), label=r"$W_{hidden}$" if inner else None, offset=(0, 0.06))
         _arrow(ax, (end, 1.98), (start, 1.98), BACKWARD, True,
-               rf"$\bar A_{{{next_steps[k - 1]}}} W_{{hidden}}$" if inner else None, offset=(0, -0.4))
+               rf"$\bar{{\mathbf{{a}}}}_{{{next_steps[k - 1]}}} W_{{hidden}}$" if inner else None, offset=(0, -0.4))
     ax.text(0.3, 2.1, "…", fontsize=14, ha="center", va="center")
     ax.text(9.2, 2.1, "…", fontsize=14, ha="center", va="center")
     ax.plot([], [], color=FORWARD, label="forward: each step from the one before")
@@ -117,7 +117,7 @@ def lstm_diagram():
     _arrow(ax, (6.9, 3.0), (6.9, 2.27))
     _arrow(ax, (6.425, 2.1), (6.73, 2.1))
     _arrow(ax, (7.07, 2.1), (7.45, 2.1), label=r"$o_t \odot \tanh c_t$", offset=(0, -0.45))
-    ax.text(4.3, 0.35, r"$a_t = x_t W_{in}^\top + h_{t-1} W_{hidden}^\top + b_{hidden}$, in four blocks",
+    ax.text(4.3, 0.35, r"$a_t = W_{in}\, x_t + W_{hidden}\, h_{t-1} + b_{hidden}$, in four blocks",
             fontsize=9, va="center")
     return fig
 
@@ -137,9 +137,9 @@ def gru_diagram():
         _arrow(ax, (x - 0.15, 0.5), (x - 0.15, 1.875))
         _arrow(ax, (x + 0.15, 4.1), (x + 0.15, 2.325))
     _node(ax, 5.0, 2.1, r"tanh: $n_t$", GATE, w=0.95, h=0.45)
-    _arrow(ax, (5.0, 0.5), (5.0, 1.875), label=r"$g^x_n$", offset=(0.25, -0.1))
+    _arrow(ax, (5.0, 0.5), (5.0, 1.875), label=r"$q^x_n$", offset=(0.25, -0.1))
     _op(ax, 4.3, 3.2, r"$\odot$")
-    _arrow(ax, (4.3, 4.1), (4.3, 3.37), label=r"$g^h_n$", offset=(0.25, -0.1))
+    _arrow(ax, (4.3, 4.1), (4.3, 3.37), label=r"$q^h_n$", offset=(0.25, -0.1))
     _arrow(ax, (2.45, 2.325), (4.13, 3.15))
     _arrow(ax, (4.4, 3.05), (4.85, 2.325))
     _op(ax, 6.1, 3.3, r"$\odot$")
@@ -164,16 +164,16 @@ def stack_diagram(num_layers=2, bidirectional=True, n_steps=3):
     directions' states, joined D H wide, go to the layer above and to the read-out."""
     pair = 0.45 if bidirectional else 0.0
     fig, ax = _canvas(1.2 + 2.7 * n_steps, 1.9 + 1.3 * num_layers)
-    xs = [1.5 + 2.7 * k for k in range(n_steps)]
-    for x, k in zip(xs, range(n_steps)):
-        _node(ax, x, 0.5, rf"$x_{k}$", DATA, w=0.7)
+    xs = [1.5 + 2.7 * k for k in range(n_steps)]  # step t = 1 ... n_steps at xs[t - 1]
+    for t, x in enumerate(xs, 1):
+        _node(ax, x, 0.5, rf"$x_{t}$", DATA, w=0.7)
     below = 0.75
-    for layer in range(num_layers):
-        y = 1.55 + 1.3 * layer
-        for k, x in enumerate(xs):
-            _node(ax, x - pair, y, rf"$h^{{({layer})}}_{k}$", STATE, w=0.8, h=0.42)
+    for layer in range(1, num_layers + 1):
+        y = 0.25 + 1.3 * layer
+        for t, x in enumerate(xs, 1):
+            _node(ax, x - pair, y, rf"$h^{{({layer})}}_{t}$", STATE, w=0.8, h=0.42)
             if bidirectional:
-                _node(ax, x + pair, y, rf"$\overleftarrow{{h}}^{{({layer})}}_{k}$", "#e8f1d8", w=0.8, h=0.42)
+                _node(ax, x + pair, y, rf"$\overleftarrow{{h}}^{{({layer})}}_{t}$", "#e8f1d8", w=0.8, h=0.42)
             for side in ((-pair, pair) if bidirectional else (0.0,)):
                 _arrow(ax, (x, below), (x + side, y - 0.21), "#888")
         for k in range(n_steps - 1):
@@ -183,13 +183,12 @@ def stack_diagram(num_layers=2, bidirectional=True, n_steps=3):
         ax.text(0.25, y, f"layer {layer}", fontsize=9, rotation=90, va="center")
         below = y + 0.21
     y = 1.55 + 1.3 * num_layers
-    for x, k in zip(xs, range(n_steps)):
-        _node(ax, x, y, rf"$\hat y_{k}$", DATA, w=0.7)
+    for t, x in enumerate(xs, 1):
+        _node(ax, x, y, rf"$\hat y_{t}$", DATA, w=0.7)
         _arrow(ax, (x, below), (x, y - 0.25), "#888")
-    ax.plot([], [], color=FORWARD, label="forward direction: step k from step k − 1")
+    ax.plot([], [], color=FORWARD, label="forward direction: step t from step t − 1")
     if bidirectional:
-        ax.plot([], [], color="#2e7d32", label="backward direction: step k from step k + 1")
+        ax.plot([], [], color="#2e7d32", label="backward direction: step t from step t + 1")
     ax.plot([], [], color="#888", label="a layer's states (both directions, joined) to the layer above")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.02), ncol=1, fontsize=8, frameon=False)
     return fig
-

@@ -108,6 +108,9 @@ def site_notebook(path:Path) -> tuple[nbformat.NotebookNode, int]:
         cell.outputs = [output for output in cell.outputs if output.get('data') != {}]  # a widget's empty result
         for output in cell.outputs:
             data = output.get('data', {})
+            # a figure that fails to draw (a label matplotlib cannot parse) leaves its text and no picture
+            if 'image/png' not in data and str(data.get('text/plain', '')).startswith('<Figure size'):
+                raise ValueError(f"a figure on the page failed to draw: run the cell to see why\n{cell.source}")
             if WIDGET in data: output.data = dict.fromkeys(['text/plain'], WIDGET_NOTE)
             if 'text/markdown' in data: data['text/markdown'] = PANDOC_LINK.sub(HTML_LINK, data['text/markdown'])
             figures += 'image/png' in data
