@@ -29,6 +29,8 @@ lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = (cfg.get('dev_requirements') or '').split()
 # sinrnn[sweep]: Dask, for sweeps of many trainings in parallel
 sweep_requirements = (cfg.get('sweep_requirements') or '').split()
+# sinrnn[lab]: JupyterLab, for tools/run_in_jupyterlab.py, which runs every chapter as a reader does
+lab_requirements = (cfg.get('lab_requirements') or '').split()
 
 package_data = dict()
 pkg_data = cfg.get('package_data', None)
@@ -49,7 +51,7 @@ setuptools.setup(
     packages = setuptools.find_packages(),
     include_package_data = True,
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements, 'sweep': sweep_requirements },
+    extras_require={ 'dev': dev_requirements, 'sweep': sweep_requirements, 'lab': lab_requirements },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

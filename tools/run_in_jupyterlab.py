@@ -1,0 +1,115 @@
+"""Every chapter, run top to bottom in JupyterLab in Chromium, as a reader runs it: Run All in a fresh kernel.
+
+nbdev_test runs the notebooks in execnb, whose event loop and display differ from a browser's kernel: a cell that
+needs the loop JupyterLab runs (a browser test inside the notebook) or a widget's front end can pass there and stop
+Run All here. This script copies the working tree to a scratch folder (so the notebooks in nbs/ never get outputs
+saved into them), starts JupyterLab there, and for each chapter opens it in a new workspace, runs every cell, waits
+for the kernel, and reads the page: a chapter passes if every code cell ran (Run All stops at the first error) and no
+output shows a traceback. It prints one line per chapter and exits 1 if any failed.
+
+    pip install -e ".[dev,lab]"; python tools/run_in_jupyterlab.py [nbs/03_elman.ipynb ...] [--timeout 900]
+
+Chromium comes from the system (apt-get install chromium), as for the browser tests. JupyterLab runs as root only
+with --allow-root, which this passes.
+"""
+import argparse, json, shutil, socket, subprocess, sys, tempfile, time
+from pathlib import Path
+from urllib.request import urlopen
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+COUNTS = "Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')).map(e => e.textContent.trim())"
+TRACEBACKS = """Array.from(document.querySelectorAll('.jp-OutputArea-output'))
+  .map(e => e.textContent).filter(t => t.includes('Traceback (most recent call last)') || /^\\w*Error\\b/m.test(t))
+  .map(t => t.slice(0, 400))"""
+
+
+def free_port():
+    "A TCP port nothing listens on."
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_lab(folder, port):
+    "JupyterLab serving `folder` on `port`, with no token, once it answers."
+    lab = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", f"--port={port}",
+                            "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={folder}",
+                            "--ServerApp.disable_check_xsrf=True"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(120):
+        try:
+            urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2)
+            return lab
+        except OSError:
+            time.sleep(0.5)
+    lab.terminate()
+    raise RuntimeError("JupyterLab did not start within a minute")
+
+
+def kernel_state(port, name):
+    "The execution state of the kernel of notebook `name`, or None while it has none."
+    sessions = json.load(urlopen(f"http://127.0.0.1:{port}/api/sessions", timeout=5))
+    states = [s["kernel"]["execution_state"] for s in sessions if s["path"].endswith(f"nbs/{name}")]
+    return states[0] if states else None
+
+
+def run_chapter(browser, port, name, timeout):
+    "Open `name` in a new workspace, Run All, and return (seconds, problems)."
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"http://127.0.0.1:{port}/lab/workspaces/run{time.time_ns()}/tree/nbs/{name}?reset")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        start = time.time()
+        while kernel_state(port, name) != "idle" and time.time() - start < 120:
+            page.wait_for_timeout(500)
+        start = time.time()
+        page.click("text=Run", timeout=10_000)
+        page.click("text=Run All Cells", timeout=10_000)
+        page.wait_for_timeout(2_000)
+        while time.time() - start < timeout:
+            if not any("*" in c for c in page.evaluate(COUNTS)) and kernel_state(port, name) == "idle":
+                break
+            page.wait_for_timeout(1_000)
+        counts, tracebacks = page.evaluate(COUNTS), page.evaluate(TRACEBACKS)
+        problems = [f"timed out after {timeout} s"] if any("*" in c for c in counts) else []
+        not_run = sum(1 for c in counts if c in ("[ ]:", "[]:", ""))
+        if not_run:
+            problems.append(f"{not_run} of {len(counts)} code cells did not run")
+        problems += [f"traceback: {' '.join(t.split())[:300]}" for t in tracebacks]
+        return time.time() - start, problems
+    finally:
+        page.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("notebooks", nargs="*", help="chapters to run (default: every chapter in nbs/)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds a chapter may run")
+    args = parser.parse_args()
+    names = [Path(n).name for n in args.notebooks] or sorted(
+        p.name for p in (ROOT / "nbs").glob("*.ipynb") if not p.name.startswith("_"))
+    failed = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / "sinrnn"
+        shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git", ".ci-venv", "_preview", "*.egg-info",
+                                                                  ".ipynb_checkpoints", "__pycache__"))
+        port = free_port()
+        lab = start_lab(copy, port)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                            args=["--no-sandbox"])
+                for name in names:
+                    seconds, problems = run_chapter(browser, port, name, args.timeout)
+                    failed += bool(problems)
+                    print(f"{'FAIL' if problems else 'ok  '} {name} ({seconds:.0f} s)" +
+                          "".join(f"\n     {problem}" for problem in problems), flush=True)
+                browser.close()
+        finally:
+            lab.terminate()
+    print(f"{len(names) - failed} of {len(names)} chapters ran top to bottom in JupyterLab")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
