@@ -23,7 +23,7 @@ from .sweep import blas_kernels, sweep
 
 # %% ../nbs/18_memory.ipynb #a8a16a5e
 def make_memory_data(n_samples, seq_len, seed=None):
-    "Waves with their parameters at step 0 only: x (N, T, 3), zero after the first step, and y (N, T, 1)."
+    "Waves with their parameters at the first step only: x (N, T, 3), zero after it, and y (N, T, 1)."
     x, y = make_sine_data(n_samples, seq_len, frequency=(1.0, 9.0), amplitude=(0.5, 1.5), seed=seed)
     x[:, 1:] = 0.0
     return x, y
@@ -82,7 +82,7 @@ def plot_memory(results, ax=None):
                     label=variant)
         for T in lengths:
             ax.scatter([int(T)] * len(by_length[T]), by_length[T], s=12, color=f"C{k}", alpha=0.5)
-    ax.set(xlabel="sequence length T (parameters shown at step 0 only)", ylabel="held-out MSE per step",
+    ax.set(xlabel="sequence length T (parameters shown at the first step only)", ylabel="held-out MSE per step",
            title="What each cell remembers, on one budget")
     ax.set_xscale("log", base=2)
     ticks = sorted({int(T) for by_length in results.values() for T in by_length})

@@ -37,6 +37,8 @@ IN_MATH = [
     (NOT_AFTER + r"\\hat c\b", "c_t is the LSTM's cell state"),
     (r"\\partial z_|z\s*\\in\s*\\mathbb\{R\}\^K|\\bar z\s*=\s*\(", "z_t is the update gate; logits are \\hat y"),
     (r"\\bar h\s*=\s*\\frac", "a bar is a gradient"),
+    (r"\\ell_\{?t", "the loss at step t is L_t; \\ell counts layers"),
+    (NOT_AFTER + r"U_\{?[fnrz]|" + NOT_AFTER + r"g_t\s*=\s*f_t", "a block of W_hidden is W_{hidden,f}; g_t is the LSTM's candidate"),
     (NOT_AFTER + r"t\s*\\in\s*\[|" + NOT_AFTER + r"t\s*=\s*5\b|\\Delta t", "t counts steps; time is \\tau"),
     (r"\\sigma\s*(?:=\s*0|>\s*0)", "\\sigma is the sigmoid; noise has \\sigma_{noise}"),
 ]
