@@ -51,8 +51,6 @@ MATHJAX = '_static/tex-svg-full.js'  # MathJax 3 in one file: TeX input, SVG out
 WIDGET = 'application/vnd.jupyter.widget-view+json'
 WIDGET_NOTE = '(an interactive widget: it needs a running Python kernel, so this offline preview leaves it out)'
 QUARTO_OPTION = re.compile(r'^#\|\s*([\w-]+):\s*(.*?)\s*$\n?', re.MULTILINE)
-PANDOC_LINK = re.compile(r'\[([^\]\n]*)\]\(([^)\s]+)\)\{([^}\n]*)\}')  # show_doc's [source](url){style="..."}
-HTML_LINK = r'<a href="\2" \3>\1</a>'
 CONFIG = Config(TagRemovePreprocessor=dict(enabled=True, remove_cell_tags={'include: false'},
                                            remove_input_tags={'echo: false'},
                                            remove_all_outputs_tags={'output: false'}),
@@ -121,7 +119,6 @@ def site_notebook(path:Path) -> tuple[nbformat.NotebookNode, int]:
             if 'image/png' not in data and str(data.get('text/plain', '')).startswith('<Figure size'):
                 raise ValueError(f"a figure on the page failed to draw: run the cell to see why\n{cell.source}")
             if WIDGET in data: output.data = dict.fromkeys(['text/plain'], WIDGET_NOTE)
-            if 'text/markdown' in data: data['text/markdown'] = PANDOC_LINK.sub(HTML_LINK, data['text/markdown'])
             figures += 'image/png' in data
     nb.cells = [cell for cell in nb.cells if cell.source.strip() or cell.get('outputs')]
     return nb, figures
