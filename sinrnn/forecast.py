@@ -34,8 +34,8 @@ def make_forecast_waves(n_samples=512, seq_len=100, frequency=(1.0, 9.0), phase=
 
 def make_forecast_data(n_samples=512, seq_len=100, frequency=(1.0, 9.0), phase=(-math.pi, math.pi),
                        amplitude=(0.5, 1.5), noise=0.0, seed=None):
-    """Next-step pairs from `make_forecast_waves`: x (N, L - 1, 1) holds w_0 ... w_{L-2}, y (N, L - 1, 1) the next
-    values w_1 ... w_{L-1}."""
+    """Next-step pairs from `make_forecast_waves` of T + 1 = `seq_len` values each: x (N, T, 1) holds w_1 ... w_T,
+    y (N, T, 1) the next values w_2 ... w_{T+1}."""
     if check_size(seq_len, "seq_len") < 2:
         raise ValueError(f"seq_len must be at least 2 to give a next-step pair, got {seq_len}")
     waves, _ = make_forecast_waves(n_samples, seq_len, frequency, phase, amplitude, noise, seed)

@@ -160,8 +160,8 @@ def from_torch(module):
 
 # %% ../nbs/07_interop.ipynb #ed1ab4a6
 def autograd_bound(model, x):
-    """`rounding_bound(n)` for the chain n = T (I + (L - 1) D H + L ((G + 1) H + 8) + D H + O (1 + N) + N) that feeds
-    one gradient entry of `model` (L layers of D directions of G gate blocks of H units) on x (N, T, I): how far two
+    """`rounding_bound(n)` for the chain n = T (I + (S - 1) D H + S ((G + 1) H + 8) + D H + O (1 + N) + N) that feeds
+    one gradient entry of `model` (S layers of D directions of G gate blocks of H units) on x (N, T, I): how far two
     exact computations of its gradients, or outputs, may differ."""
     check_model(model)
     n_seq, n_steps = model.check_data(x, np.zeros(np.shape(x)[:-1] + (model.output_size,)))[0].shape[:2]
