@@ -73,26 +73,26 @@ def reference_grads(cell, params, x, h0, dh_out, activation="sigmoid", truncate=
     L = sum(dh_out * h), for x (T, N, I), h0 (N, H) and dh_out (T, N, H). With `truncate` k, every chunk of k steps
     after the first starts from the state the forward pass reached, held fixed: BPTT truncated every k steps."""
     activation = _activation(cell, activation)
-    k = len(x) if truncate is None else check_size(truncate, "truncate")
     x, h0, dh_out = (_finite_array(value, name, ndim)
                      for value, name, ndim in ((x, "x", 3), (h0, "h0", 2), (dh_out, "dh_out", 3)))
+    k = len(x) if truncate is None else check_size(truncate, "truncate")
     if h0.shape[0] != x.shape[1] or dh_out.shape != x.shape[:2] + h0.shape[1:]:
         raise ValueError(f"h0 must have shape (N, H) and dh_out (T, N, H) for x of shape (T, N, I) = {x.shape}, got "
                          f"{h0.shape} and {dh_out.shape}")
     shapes = param_shapes_of({"input_size": x.shape[2], "hidden_size": h0.shape[1], "output_size": 1, "cell": cell})
     shapes = {name: shape for name, shape in shapes.items() if name not in ("w_out", "b_out")}
-    if not isinstance(params, dict) or {k: np.shape(v) for k, v in params.items()} != shapes:
+    if not isinstance(params, dict) or {name: np.shape(v) for name, v in params.items()} != shapes:
         raise ValueError(f"params must be a dict of the {cell} cell's arrays, of shapes {shapes}")
     params = {name: _finite_array(value, f"params[{name!r}]", len(shapes[name])) for name, value in params.items()}
-    # fixed[t]: the state after t steps, copies that no perturbation moves
-    fixed = [_start(cell, h0.copy())] + _states(cell, x, _start(cell, h0), params, activation)
+    # states[t]: the state after step t + 1, copies that no perturbation moves
+    states = _states(cell, x, _start(cell, h0), params, activation)
     def run(first, end, state):
         "sum(dh_out * h) over the steps at indices first ... end - 1, run from `state`."
         return float(np.sum(dh_out[first:end] * _run(cell, x[first:end], state, params, activation)))
-    # the first chunk starts from h0 itself, whose gradient is dh0
-    loss = lambda: sum(run(s, s + k, _start(cell, h0) if s == 0 else fixed[s]) for s in range(0, len(x), k))
+    # the first chunk starts from h0 itself, whose gradient is dh0; the others from the states before them
+    loss = lambda: sum(run(s, s + k, _start(cell, h0) if s == 0 else states[s - 1]) for s in range(0, len(x), k))
     dh = np.empty_like(dh_out)
-    for t, state in enumerate(fixed[1:]):
+    for t, state in enumerate(states):
         start, end = state[0].copy(), min((t // k + 1) * k, len(x))  # what the rest of step t + 1's chunk adds
         # the rest of the state, the LSTM's c_t, is held fixed: dh_t is the gradient through h_t alone
         tail = lambda: run(t + 1, end, (start,) + tuple(state[1:]))

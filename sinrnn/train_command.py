@@ -20,7 +20,7 @@ def interrupted(error):
 
 try:
     from sinrnn.cli import main as run_command
-except (KeyboardInterrupt, ImportError) as error:  # the imports take about a second, before main can run
+except BaseException as error:  # the imports take about a second, before main can run
     if not interrupted(error):
         raise
     print("sinrnn_train: interrupted while starting; nothing was written", file=sys.stderr, flush=True)

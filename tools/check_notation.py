@@ -17,7 +17,8 @@ NOT_AFTER = r"(?<![\\\w{^])"  # not part of a longer name, a LaTeX command or a 
 
 # (pattern, what the notation says instead); patterns on maths look inside $...$ only
 IN_MATH = [
-    (NOT_AFTER + r"(?:x|y|w|\\tau|\\chi|a)_\{?0\}?(?![\d.])", "steps count 1 ... T: the first input is x_1"),
+    (NOT_AFTER + r"(?:x|y|w|\\tau|\\chi|a)_\{?0\}?(?![\d.])|\\(?:mathbf|hat|bar)\{\\?(?:x|y|w|a|mathbf\{[xya]\})\}_\{?0\b",
+     "steps count 1 ... T: the first input is x_1"),
     (r"h_\{-1\}", "steps count 1 ... T: the state before the first step is h_0"),
     (r"(?:\\dots|\\ldots)[^$]{0,12}_\{[TL]\s*-\s*1\}", "steps count 1 ... T, up to T, not T - 1"),
     (NOT_AFTER + r"(?:A|H|X|Y|Z)_\{?t", "a batch is bold and lower case, such as \\mathbf h_t"),
@@ -25,7 +26,7 @@ IN_MATH = [
     (NOT_AFTER + r"G(?:_|\^|\s*\\odot)|\\langle\s*G|\\bar\s*G", "G counts gate blocks; the outputs' share is \\bar h^{out}"),
     (NOT_AFTER + r"g\^\{?[xh]", "the GRU's affine terms are q^x and q^h; g_t is the LSTM's candidate"),
     (NOT_AFTER + r"c\^\{?n|" + NOT_AFTER + r"K\^|" + NOT_AFTER + r"P_t", "a backward pass's factors are \\kappa"),
-    (r"(?<!\\bar )(?<!\\bar\{)(?<!\\mathbf )" + NOT_AFTER + r"(?:x|h)_\{?t(?:-1)?\}?\s*W_",
+    (r"(?<!\\bar )(?<!\\bar\{)(?<!\\mathbf )" + NOT_AFTER + r"(?:x|h)_\{?t(?:\s*-\s*1)?\}?\s*W_",
      "a weight acts from the left, W x_t, or on a bold batch from the right"),
     (r"\^\{\(L\)\}|\\dots,\s*L\b|" + NOT_AFTER + r"L\s*=\s*(?:\d|D\b)|" + NOT_AFTER + r"w_\{L|\(L\s*-\s*1\)",
      "L is the loss: a stack has S layers"),
@@ -63,7 +64,7 @@ def hits_in(text, where):
         for pattern, fix in IN_MATH:
             for m in re.finditer(pattern, math.group(0), re.M):
                 found.append((where, math.group(0)[max(0, m.start() - 30):m.end() + 30], fix))
-    prose = MATH.sub(" ", text)
+    prose = text  # with its maths: "step $0$" counts a step too
     for pattern, fix in IN_TEXT:
         for m in re.finditer(pattern, prose):
             found.append((where, prose[max(0, m.start() - 40):m.end() + 40], fix))

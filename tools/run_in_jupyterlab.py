@@ -14,7 +14,7 @@ with --allow-root, which this passes.
 """
 import argparse, json, shutil, socket, subprocess, sys, tempfile, time
 from pathlib import Path
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +53,13 @@ def kernel_state(port, name):
     return states[0] if states else None
 
 
+def close_sessions(port, name):
+    "Shut down the kernel of notebook `name`: a closed page leaves it running, and the next chapter needs the cores."
+    for session in json.load(urlopen(f"http://127.0.0.1:{port}/api/sessions", timeout=5)):
+        if session["path"].endswith(f"nbs/{name}"):
+            urlopen(Request(f"http://127.0.0.1:{port}/api/sessions/{session['id']}", method="DELETE"), timeout=30)
+
+
 def run_chapter(browser, port, name, timeout):
     "Open `name` in a new workspace, Run All, and return (seconds, problems)."
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -63,7 +70,7 @@ def run_chapter(browser, port, name, timeout):
         while kernel_state(port, name) != "idle" and time.time() - start < 120:
             page.wait_for_timeout(500)
         start = time.time()
-        page.click("text=Run", timeout=10_000)
+        page.click(".lm-MenuBar-itemLabel:text-is('Run')", timeout=10_000)
         page.click("text=Run All Cells", timeout=10_000)
         page.wait_for_timeout(2_000)
         while time.time() - start < timeout:
@@ -79,6 +86,7 @@ def run_chapter(browser, port, name, timeout):
         return time.time() - start, problems
     finally:
         page.close()
+        close_sessions(port, name)
 
 
 def main():
@@ -107,6 +115,7 @@ def main():
                 browser.close()
         finally:
             lab.terminate()
+            lab.wait(timeout=60)  # before the scratch folder goes
     print(f"{len(names) - failed} of {len(names)} chapters ran top to bottom in JupyterLab")
     return 1 if failed else 0
 
