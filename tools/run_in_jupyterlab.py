@@ -12,10 +12,10 @@ output shows a traceback. It prints one line per chapter and exits 1 if any fail
 Chromium comes from the system (apt-get install chromium), as for the browser tests. JupyterLab runs as root only
 with --allow-root, which this passes.
 """
-import argparse, json, shutil, socket, subprocess, sys, tempfile, time
+import argparse, shutil, sys, tempfile, time
 from pathlib import Path
-from urllib.request import Request, urlopen
 from playwright.sync_api import sync_playwright
+from sinrnn.key_latency import close_sessions, free_port, kernel_state, run_all_in_lab, start_lab
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNTS = "Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')).map(e => e.textContent.trim())"
@@ -24,57 +24,14 @@ TRACEBACKS = """Array.from(document.querySelectorAll('.jp-OutputArea-output'))
   .map(e => e.textContent).filter(t => t.includes('Traceback (most recent call last)')).map(t => t.slice(0, 400))"""
 
 
-def free_port():
-    "A TCP port nothing listens on."
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_lab(folder, port):
-    "JupyterLab serving `folder` on `port`, with no token, once it answers."
-    lab = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", f"--port={port}",
-                            "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={folder}",
-                            "--ServerApp.disable_check_xsrf=True"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(120):
-        try:
-            urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2)
-            return lab
-        except OSError:
-            time.sleep(0.5)
-    lab.terminate()
-    raise RuntimeError("JupyterLab did not start within a minute")
-
-
-def kernel_state(port, name):
-    "The execution state of the kernel of notebook `name`, or None while it has none."
-    sessions = json.load(urlopen(f"http://127.0.0.1:{port}/api/sessions", timeout=5))
-    states = [s["kernel"]["execution_state"] for s in sessions if s["path"].endswith(f"nbs/{name}")]
-    return states[0] if states else None
-
-
-def close_sessions(port, name):
-    "Shut down the kernel of notebook `name`: a closed page leaves it running, and the next chapter needs the cores."
-    for session in json.load(urlopen(f"http://127.0.0.1:{port}/api/sessions", timeout=5)):
-        if session["path"].endswith(f"nbs/{name}"):
-            urlopen(Request(f"http://127.0.0.1:{port}/api/sessions/{session['id']}", method="DELETE"), timeout=30)
-
-
 def run_chapter(browser, port, name, timeout):
     "Open `name` in a new workspace, Run All, and return (seconds, problems)."
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = run_all_in_lab(browser, port, f"nbs/{name}")
+    start = time.time()
     try:
-        page.goto(f"http://127.0.0.1:{port}/lab/workspaces/run{time.time_ns()}/tree/nbs/{name}?reset")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-        start = time.time()
-        while kernel_state(port, name) != "idle" and time.time() - start < 120:
-            page.wait_for_timeout(500)
-        start = time.time()
-        page.click(".lm-MenuBar-itemLabel:text-is('Run')", timeout=10_000)
-        page.click("text=Run All Cells", timeout=10_000)
         page.wait_for_timeout(2_000)
         while time.time() - start < timeout:
-            if not any("*" in c for c in page.evaluate(COUNTS)) and kernel_state(port, name) == "idle":
+            if not any("*" in c for c in page.evaluate(COUNTS)) and kernel_state(port, f"nbs/{name}") == "idle":
                 break
             page.wait_for_timeout(1_000)
         counts, tracebacks = page.evaluate(COUNTS), page.evaluate(TRACEBACKS)
@@ -86,7 +43,7 @@ def run_chapter(browser, port, name, timeout):
         return time.time() - start, problems
     finally:
         page.close()
-        close_sessions(port, name)
+        close_sessions(port, f"nbs/{name}")
 
 
 def main():
