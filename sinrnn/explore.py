@@ -19,6 +19,7 @@ from IPython.display import Image as PNG, display
 import itertools
 import os
 from fastcore.basics import patch
+from .checks import check_real
 from .model import RNN
 from .data import TIME_STEP, sine_wave, time_grid
 from .checkpoint import load_checkpoint
@@ -29,7 +30,7 @@ NOTEBOOK_TRAINING_RANGES = {"frequency": (1.0, 9.0), "phase": (0.0, 0.0), "ampli
 FORECAST_TRAINING_RANGES = {"frequency": (1.0, 9.0), "phase": (-np.pi, np.pi), "amplitude": (0.5, 1.5),
                             "T": (FORECAST_RECIPES["default"]["seq_len"],) * 2}
 
-PIXEL_RATIO = 2  # figures are drawn at twice the pixels they are shown at, so that high-density screens show them sharp
+PIXEL_RATIO = 2  # static figures are drawn at twice the pixels they are shown at: sharp on high-density screens
 
 def figure_png(fig):
     """The Agg rendering of `fig` at `PIXEL_RATIO` times its dpi as PNG bytes, lightly compressed: it is replaced at
@@ -72,7 +73,9 @@ def covering_limit(values):
 class PredictionExplorer:
     "Interactive plot of RNN predictions on one sine wave: sliders for frequency, phase, amplitude and T, a model menu."
     def __init__(self, models, training_ranges=NOTEBOOK_TRAINING_RANGES, frequency=2.0, phase=0.0, amplitude=1.0,
-                 seq_len=None, time_step=TIME_STEP):
+                 seq_len=None, time_step=TIME_STEP, pixel_ratio=1):
+        # the live figure's pixels per pixel shown: 2 is sharp on a high-density screen, and slower at every move
+        self.pixel_ratio = check_real(pixel_ratio, "pixel_ratio", 1, 4, high_open=False)
         self.models = dict({"model": models} if isinstance(models, RNN) else models)
         for name, model in self.models.items():
             self._check_model(model, name)
@@ -98,7 +101,7 @@ class PredictionExplorer:
         self.status, self.readout = widgets.HTML(), widgets.HTML()
         self.image = widgets.Image(format="png")
         self._build_figure()
-        self.image.width = str(round(self.fig.get_figwidth() * self.fig.dpi))  # shown at 1x, drawn at PIXEL_RATIO
+        self.image.width = str(round(self.fig.get_figwidth() * self.fig.dpi))  # shown at 1x, drawn at pixel_ratio
         for control in (self.frequency, self.phase, self.amplitude, self.seq_len, self.model_choice):
             control.observe(lambda change: self.update(), names="value")
         self.load_button.on_click(lambda button: self._load_clicked())
@@ -216,14 +219,16 @@ def _render(self: PredictionExplorer):
     self.image.value = png_bytes(self._pixels())
 
 @patch
-def _pixels(self: PredictionExplorer):
-    """The figure's pixels (height, width, 4) at `PIXEL_RATIO` times its dpi. Only a change of the axes' limits or
-    shading draws the whole figure; otherwise the moving artists are drawn over a copy of the last full draw."""
+def _pixels(self: PredictionExplorer, pixel_ratio=None):
+    """The figure's pixels (height, width, 4) at `pixel_ratio` (default: the explorer's) times its dpi. Only a change
+    of the axes' limits, shading or pixel ratio draws the whole figure; otherwise the moving artists are drawn over a
+    copy of the last full draw."""
+    pixel_ratio = pixel_ratio or self.pixel_ratio
     dpi = self.fig.dpi
-    self.fig.set_dpi(dpi * PIXEL_RATIO)
+    self.fig.set_dpi(dpi * pixel_ratio)
     try:
         canvas = self.fig.canvas
-        frame = [(ax.get_xlim(), ax.get_ylim(), ax.get_facecolor()) for ax in (self.ax, self.ax_error)]
+        frame = [pixel_ratio] + [(ax.get_xlim(), ax.get_ylim(), ax.get_facecolor()) for ax in (self.ax, self.ax_error)]
         if frame != self._frame or not self._moving:
             canvas.draw()  # everything but the animated artists
             self._background, self._frame = canvas.copy_from_bbox(self.fig.bbox), frame
@@ -241,7 +246,7 @@ def _pixels(self: PredictionExplorer):
 @patch
 def snapshot(self: PredictionExplorer):
     "The figure as it is now, as a PNG image that every front end shows, with or without a kernel."
-    return PNG(data=png_bytes(self._pixels()), width=round(self.fig.get_figwidth() * self.fig.dpi))
+    return PNG(data=png_bytes(self._pixels(PIXEL_RATIO)), width=round(self.fig.get_figwidth() * self.fig.dpi))
 
 
 # %% ../nbs/19_explore.ipynb #b7c5a116

@@ -45,10 +45,11 @@ CanvasRenderingContext2D.prototype.drawImage = function (...args) {
 };
 """
 
-def time_presses(page, handle, presses=20, timeout=10.0):
+def time_presses(page, handle, presses=20, pause=0.25, timeout=10.0):
     """Press the arrow keys `presses` times on the element that the JavaScript expression `handle` finds in `page`
-    (a Playwright page that runs `PAINT_TIMER`), five to the right and five back, each once the pixels of the one
-    before are painted: a list of each press's milliseconds from its key to the frame that shows its pixels."""
+    (a Playwright page that runs `PAINT_TIMER`), five to the right and five back, each `pause` seconds after the
+    pixels of the one before are painted: a list of each press's milliseconds from its key to the frame that shows
+    its pixels."""
     page.evaluate(f"(({handle}).focus(), window.sinrnnPresses = [])")
     for k in range(presses):
         page.keyboard.press("ArrowRight" if k // 5 % 2 == 0 else "ArrowLeft")
@@ -57,6 +58,7 @@ def time_presses(page, handle, presses=20, timeout=10.0):
                                    timeout=1e3 * timeout)
         except Exception as error:  # Playwright's TimeoutError
             raise RuntimeError(f"press {k + 1} of {presses} brought no new pixels within {timeout:g} s") from error
+        page.wait_for_timeout(1e3 * pause)
     return page.evaluate("window.sinrnnPresses.map(p => p.painted - p.pressed)")
 
 # %% ../nbs/19d_key_latency.ipynb #30a380e0
