@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['STACKS', 'best_times', 'bench_bptt', 'bench_scaling', 'bench_stack', 'bench_text', 'fit_overhead', 'bench_explorer',
-           'bench_web_explorer', 'bench_key_latency', 'bench_sweep', 'main']
+           'bench_web_explorer', 'bench_sweep', 'main']
 
 # %% ../nbs/90_benchmark.ipynb #b1111294
 import contextlib
@@ -30,7 +30,7 @@ from .corpus import Vocabulary
 from .sweep import SERIAL, sweep
 from .explore import PredictionExplorer
 from .web_explorer import WebExplorer, check_in_browser
-from .key_latency import FRONT_ENDS, press_to_pixels
+from .key_latency import time_front_ends
 
 # %% ../nbs/90_benchmark.ipynb #bc32ed60
 def best_times(fns, repeat=20, calls=3):
@@ -187,17 +187,6 @@ def bench_web_explorer(hidden_size=100, seq_len=50, moves=20, seed=0):
         return None
     return min(seen["redraw_ms"]), max(seen["redraw_ms"])
 
-def bench_key_latency(presses=20, hidden_size=100):
-    """For each front end of `FRONT_ENDS`, the milliseconds from each of `presses` arrow keys to the explorer's new
-    pixels in Chromium (`press_to_pixels`), or why it was not measured, a str."""
-    needs = {"voila": "voila", "jupyterlab": "jupyterlab"}
-    times = {}
-    for front_end in FRONT_ENDS:
-        missing = [name for name in ("playwright", needs[front_end]) if importlib.util.find_spec(name) is None]
-        times[front_end] = (f"skipped: {' and '.join(missing)} not installed" if missing else
-                            press_to_pixels(front_end, presses, hidden_size))
-    return times
-
 # %% ../nbs/90_benchmark.ipynb #552ed2c4
 def _seed_run(seed, epochs):
     "The default recipe's final training loss from `seed` after `epochs` epochs."
@@ -256,6 +245,8 @@ def main(repeat: int = 20,  # timed rounds per measurement; the fastest counts
          ):
     """Print sinrnn's speed, every cell, as ratios against the research notebook's O(T²) BPTT, torch, the floor,
     itself at 2T, and a bare loop."""
+    if key_presses < 0:
+        raise ValueError(f"key_presses must be 0 (skip) or more, got {key_presses}")
     with_torch = importlib.util.find_spec("torch") is not None
     lines = [f"H={hidden_size}, T={seq_len}, N={batch_size}, one thread, fastest of {repeat} rounds"]
     with threadpool_limits(1, user_api="blas"):
@@ -283,10 +274,10 @@ def main(repeat: int = 20,  # timed rounds per measurement; the fastest counts
     lines.append("explorer in the page                 skipped: no Playwright or Chromium" if web is None else
                  _report("explorer in the page, redraw ms", web[0], 16, higher_is_better=False)
                  + f"   (slowest of 20: {web[1]:.1f} ms)")
-    for front_end, times in (bench_key_latency(key_presses, hidden_size) if key_presses else {}).items():
-        name = f"explorer key to pixels, {front_end}"
+    for front_end, times in (time_front_ends(key_presses, hidden_size) if key_presses else {}).items():
+        name = f"key to pixels, {front_end}, ms"
         lines.append(f"{name:<36} {times}" if isinstance(times, str) else
-                     _report(f"{name}, ms", float(np.median(times)), 50, higher_is_better=False)
+                     _report(name, float(np.median(times)), 50, higher_is_better=False)
                      + f"   (median of {len(times)}; fastest {min(times):.1f}, slowest {max(times):.1f})")
     if sweep_seeds:
         run = bench_sweep(sweep_seeds)

@@ -27,43 +27,46 @@ from .text_explore import TextExplorer
 # the explorer of each task that has one of its own; the wave's and the forecaster's share the prediction explorer
 TASK_EXPLORERS = {"classify": ClassifierExplorer.from_checkpoint, "text": TextExplorer.from_checkpoint}
 
-def explorer_views(paths):
+def explorer_views(paths, pixel_ratio=1):
     """The explorers of the checkpoints at `paths`, a list of widgets in the order shown: one `PredictionExplorer`
-    of every model that draws or forecasts a wave, then each other checkpoint's explorer under its name."""
+    of every model that draws or forecasts a wave, drawn at `pixel_ratio` (2 for a high-density screen), then each
+    other checkpoint's explorer under its name."""
     names, tasks = checkpoint_names(paths), [checkpoint_task(path) for path in paths]
     waves = {name: load_checkpoint(path)[0]
              for name, path, task in zip(names, paths, tasks) if task not in TASK_EXPLORERS}
-    views = [PredictionExplorer(waves).widget] if waves else []
+    views = [PredictionExplorer(waves, pixel_ratio=pixel_ratio).widget] if waves else []
     for name, path, task in zip(names, paths, tasks):
         if task in TASK_EXPLORERS:
             title = widgets.HTML(f"<h3>{escape(name)}: {escape(task)}</h3>")
             views.append(widgets.VBox([title, TASK_EXPLORERS[task](path).widget]))
     return views
 
-def explorer_notebook(paths):
+def explorer_notebook(paths, pixel_ratio=1):
     "A notebook, as a dict in nbformat 4, that shows the `explorer_views` of the checkpoints at `paths`."
     code = ("from IPython.display import display\n"
             "from sinrnn.explore_app import explorer_views\n"
-            f"for view in explorer_views({[os.path.abspath(p) for p in paths]!r}):\n"
+            f"for view in explorer_views({[os.path.abspath(p) for p in paths]!r}, pixel_ratio={pixel_ratio!r}):\n"
             "    display(view)")
     return {"nbformat": 4, "nbformat_minor": 5, "cells": [{"cell_type": "code", "id": "explorer", "metadata": {},
             "execution_count": None, "outputs": [], "source": code}],
             "metadata": {"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}}}
 
-def serve(paths, port=8866, folder=None):
-    "Start Voilà serving the explorers of the checkpoints at `paths` on 127.0.0.1:`port`; returns the process."
-    explorer_views(paths)  # a bad file is refused here, by name, rather than inside the web page
+def serve(paths, port=8866, folder=None, pixel_ratio=1):
+    """Start Voilà serving the explorers of the checkpoints at `paths` on 127.0.0.1:`port`, and on no other port if
+    that one is taken; returns the process."""
+    explorer_views(paths, pixel_ratio)  # a bad file is refused here, by name, rather than inside the web page
     folder = folder or tempfile.mkdtemp(prefix="sinrnn-explore-")
     with open(os.path.join(folder, "explorer.ipynb"), "w") as f:
-        json.dump(explorer_notebook(paths), f)
+        json.dump(explorer_notebook(paths, pixel_ratio), f)
     return subprocess.Popen([sys.executable, "-m", "voila", "explorer.ipynb", f"--port={port}", "--no-browser",
-                             "--Voila.ip=127.0.0.1"], cwd=folder, stdout=subprocess.DEVNULL,
+                             "--Voila.ip=127.0.0.1", "--Voila.port_retries=0"], cwd=folder, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
 # %% ../nbs/19c_explore_app.ipynb #034b233c
 @call_parse
 def main(paths: Param("checkpoints written by sinrnn_train", str, nargs="+", opt=False),
          port: int = 8866,  # the local port to serve on
+         pixel_ratio: float = 1,  # pixels drawn per pixel shown: 2 is sharp on a high-density screen, and slower
          ):
     "Serve the explorers of the checkpoints at `paths` as a local web app, through Voilà."
     if importlib.util.find_spec("voila") is None:
@@ -71,7 +74,7 @@ def main(paths: Param("checkpoints written by sinrnn_train", str, nargs="+", opt
     # a `kill` would end this process and leave Voilà serving on: turn it into an exit that stops Voilà first
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
-        server = serve(paths, port)
+        server = serve(paths, port, pixel_ratio=pixel_ratio)
     except (OSError, ValueError) as err:
         sys.exit(f"sinrnn_explore: error: {err}")
     print(f"the explorer is at http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)

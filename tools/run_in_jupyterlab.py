@@ -15,7 +15,7 @@ with --allow-root, which this passes.
 import argparse, shutil, sys, tempfile, time
 from pathlib import Path
 from playwright.sync_api import sync_playwright
-from sinrnn.key_latency import close_sessions, free_port, kernel_state, run_all_in_lab, start_lab
+from sinrnn.key_latency import close_sessions, free_port, kernel_state, run_all_in_lab, start_lab, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNTS = "Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')).map(e => e.textContent.trim())"
@@ -26,9 +26,10 @@ TRACEBACKS = """Array.from(document.querySelectorAll('.jp-OutputArea-output'))
 
 def run_chapter(browser, port, name, timeout):
     "Open `name` in a new workspace, Run All, and return (seconds, problems)."
-    page = run_all_in_lab(browser, port, f"nbs/{name}")
-    start = time.time()
+    page, start = None, time.time()
     try:
+        page = run_all_in_lab(browser, port, f"nbs/{name}")
+        start = time.time()
         page.wait_for_timeout(2_000)
         while time.time() - start < timeout:
             if not any("*" in c for c in page.evaluate(COUNTS)) and kernel_state(port, f"nbs/{name}") == "idle":
@@ -41,8 +42,11 @@ def run_chapter(browser, port, name, timeout):
             problems.append(f"{not_run} of {len(counts)} code cells did not run")
         problems += [f"traceback: {' '.join(t.split())[:300]}" for t in tracebacks]
         return time.time() - start, problems
+    except Exception as error:  # the page did not open or Run All could not be clicked: this chapter fails, not all
+        return time.time() - start, [f"could not run: {' '.join(str(error).split())[:300]}"]
     finally:
-        page.close()
+        if page is not None:
+            page.close()
         close_sessions(port, f"nbs/{name}")
 
 
@@ -71,8 +75,7 @@ def main():
                           "".join(f"\n     {problem}" for problem in problems), flush=True)
                 browser.close()
         finally:
-            lab.terminate()
-            lab.wait(timeout=60)  # before the scratch folder goes
+            stop_server(lab)  # before the scratch folder goes
     print(f"{len(names) - failed} of {len(names)} chapters ran top to bottom in JupyterLab")
     return 1 if failed else 0
 
