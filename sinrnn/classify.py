@@ -17,8 +17,8 @@ from .task import Head, Task
 
 # %% ../nbs/15_classify.ipynb #d1345ef6
 def make_classify_data(n_samples=2000, seq_len=50, noise=0.1, n_classes=9, seed=None):
-    """Noisy waves x (N, T, 1) of frequency 1 ... `n_classes`, any phase, amplitude 0.5 to 1.5, and their labels (N,)
-    int64: the frequency minus 1."""
+    """Noisy waves x (N, T, 1) of frequency 1 ... `n_classes`, any phase, amplitude 0.5 to 1.5, and their int64
+    labels (N,), the frequency minus 1."""
     noise = check_real(noise, "noise", 0, np.inf)
     n_classes = check_size(n_classes, "n_classes")
     rng = np.random.default_rng(check_seed(seed))
