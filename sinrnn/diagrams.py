@@ -88,7 +88,7 @@ def lstm_diagram():
     """One LSTM step in its chapter's notation: the four gates read X_t and H_{t−1}; the cell state runs along the
     top, scaled by the forget gate and added to by the input gate's share of the candidate; the output gate reads
     out its tanh."""
-    fig, ax = _canvas(8.6, 5.0)
+    fig, ax = _canvas(8.6, 4.6)
     _node(ax, 0.7, 4.1, r"$c_{t-1}$", STATE)
     _node(ax, 7.9, 4.1, r"$c_t$", STATE)
     _node(ax, 0.7, 1.1, r"$h_{t-1}$", STATE)

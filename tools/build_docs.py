@@ -8,8 +8,8 @@ Each notebook is read with `execnb.nbio.read_nb` and processed by `nbdev.process
 and IN_TEST=1, as the GitHub Pages build (quarto-ghp) does before Quarto. That runs only the cells nbdev's docs build
 runs (exported cells, import cells, `show_doc` calls and `#| exec_doc` cells), so the preview shows what the site
 shows. The Quarto options nbdev leaves in code cells (`#| echo: false`, `output: false`, `include: false`) become tags
-for nbconvert's TagRemovePreprocessor, `code-fold: true` folds a cell's code as Quarto does, and widget outputs become
-a note (their JS would come from a CDN). Then
+for nbconvert's TagRemovePreprocessor, `code-fold: true` folds a cell's code as Quarto does (under its
+`code-summary`), and widget outputs become a note (their JS would come from a CDN). Then
 
 * `_preview/<page>.html`: nbconvert's lab template, page names as on the site (`02_activations.ipynb` ->
   `activations.html`), a list linking every page, links to the site turned into links between the pages, and MathJax
@@ -70,19 +70,21 @@ window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\(', '\\)']], processEscapes
 body.jp-Notebook { max-width: 1100px; margin: 0 auto; padding: 1rem; }
 nav.pages ul { display: flex; flex-wrap: wrap; gap: 0.2rem 1.2rem; list-style: none; padding: 0; }
 nav.pages { font-family: var(--jp-ui-font-family); font-size: 90%; }
-details.code-fold > summary { cursor: pointer; color: var(--jp-content-link-color); font-size: 90%; }
+nav.pages summary, details.code-fold > summary { cursor: pointer; color: var(--jp-content-link-color); font-size: 90%;
+                                                 font-family: var(--jp-content-font-family); }
 .jp-RenderedMarkdown pre { border: 1px solid var(--jp-border-color2); border-radius: 4px; padding: 0.5rem 0.8rem;
                            background: var(--jp-layout-color2); overflow-x: auto; white-space: pre; }
 </style>
 {% endblock %}
 {% block input_group -%}
 {%- if 'code-fold: true' in cell.metadata.get('tags', []) -%}
-<details class="code-fold"><summary>Code</summary>{{ super() }}</details>
+<details class="code-fold"><summary>{{ cell.metadata.get('code_summary', 'Code') | e }}</summary>{{ super() }}</details>
 {%- else -%}{{ super() }}{%- endif -%}
 {%- endblock input_group %}
 {% block body_header %}{{ super() }}
-<nav class="pages"><ul>{% for href, title in resources.pages %}<li><a href="{{ href }}">{{ title | e }}</a></li>
-{% endfor %}</ul></nav>
+<nav class="pages"><details><summary>sinrnn: every page</summary><ul>
+{%- for href, title in resources.pages %}<li><a href="{{ href }}">{{ title | e }}</a></li>
+{% endfor %}</ul></details></nav>
 {% endblock %}
 """
 
@@ -110,7 +112,9 @@ def site_notebook(path:Path) -> tuple[nbformat.NotebookNode, int]:
     figures = 0
     for cell in nb.cells:
         if cell.cell_type != 'code': continue
-        cell.metadata.tags = [f'{name}: {value}' for name, value in QUARTO_OPTION.findall(cell.source)]
+        options = dict(QUARTO_OPTION.findall(cell.source))
+        if 'code-summary' in options: cell.metadata.code_summary = options.pop('code-summary').strip('"')  # has commas
+        cell.metadata.tags = [f'{name}: {value}' for name, value in options.items()]
         cell.source = QUARTO_OPTION.sub('', cell.source).strip()
         cell.outputs = [output for output in cell.outputs if output.get('data') != {}]  # a widget's empty result
         for output in cell.outputs:
