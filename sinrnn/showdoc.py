@@ -15,22 +15,25 @@ _ITEM_LINE = re.compile(r'(\w+(, \w+)*: |Returns |Raises |Yields )')  # `x: (T, 
 _UNTYPED = re.compile(r':NoneType=None\b')  # nbdev's annotation of an argument whose default is None
 
 def docstring_markdown(docs):
-    """`docs` as markdown that keeps its lines: the lines before the first that names arguments (`x: (T, N, I)
-    inputs`), what is returned or what is raised (`Returns ...`, `Raises ...`) as they are, then each such line,
-    with the lines that continue it, as an item of a list."""
+    """`docs` as markdown that keeps its lines, without their indentation: the first line, and the lines after it
+    up to the first that names arguments (`x: (T, N, I) inputs`), what is returned or what is raised (`Returns ...`,
+    `Raises ...`), as they are; then each such line, with the lines that continue it, as an item of a list."""
     lead, items = [], []
     for line in docs.splitlines():
         line = line.strip()
-        if _ITEM_LINE.match(line): items.append(line)
+        if lead and _ITEM_LINE.match(line): items.append(line)
         elif items: items[-1] += f" {line}"
         else: lead.append(line)
     return "\n".join(lead) + ("\n\n" + "\n".join(f"- {item}" for item in items) if items else "")
 
 def signature_markdown(block, maxline):
-    "nbdev's fenced signature `block` on one line if it fits in `maxline` characters, with no `:NoneType` on a None."
+    """nbdev's fenced signature `block` on one line if it fits in `maxline` characters and has no comments (a
+    docment), with no `:NoneType` on a None."""
     lines = _UNTYPED.sub("=None", block).split("\n")
-    if len(lines) > 4 and lines[1].endswith("(") and lines[-2] == "):":  # ```python, def f(, arguments, ):, ```
-        one_line = lines[1] + " ".join(line.strip() for line in lines[2:-2]) + "):"
+    arguments = [line.strip() for line in lines[2:-2]]
+    # ```python, def f(, the arguments, ): or )->None:, ```
+    if len(lines) > 4 and lines[1].endswith("(") and lines[-2].startswith(")") and not any("#" in a for a in arguments):
+        one_line = lines[1] + " ".join(arguments) + lines[-2]
         if len(one_line) <= maxline: lines = [lines[0], one_line, lines[-1]]
     return "\n".join(lines)
 
