@@ -12,9 +12,9 @@ for nbconvert's TagRemovePreprocessor, `code-fold: true` folds a cell's code as 
 `code-summary`), and widget outputs become a note (their JS would come from a CDN). Then
 
 * `_preview/<page>.html`: nbconvert's lab template, page names as on the site (`02_activations.ipynb` ->
-  `activations.html`), a list linking every page, links to the site turned into links between the pages, and MathJax
-  3 copied from the `django-static-mathjax` package into `_preview/_static/`: opening a page requests nothing from
-  the network;
+  `activations.html`), a folded list linking every page, links to the site turned into links between the pages, and
+  MathJax 3 copied from the `django-static-mathjax` package into `_preview/_static/`: opening a page requests nothing
+  from the network;
 * `README.md` from settings.ini `readme_nb` (index.ipynb) with nbconvert's markdown exporter, its figures in
   `index_files/figure-commonmark/`.
 
