@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from .activations import softmax
+from .checks import check_real
 from .data import TIME_STEP, time_grid
 from .checkpoint import load_checkpoint
 from .classify import CLASSIFY_RECIPES, Classifier
@@ -21,10 +22,13 @@ from .explore import figure_png
 # %% ../nbs/19a_classify_explore.ipynb #fc9d4bb2
 class ClassifierExplorer:
     """A wave classifier `model` (input size 1, one output per class) behind sliders: a noisy wave of T = `seq_len`
-    values, the class probabilities the model gives it (its states pooled by `pool`), and the true frequency."""
+    values, the class probabilities the model gives it (its states pooled by `pool`), and the true frequency; drawn
+    at `pixel_ratio` times the pixels it is shown at (2 for a high-density screen)."""
     def __init__(self, model, pool="mean", frequency=3.0, phase=0.0, amplitude=1.0,
-                 noise=CLASSIFY_RECIPES["default"]["noise"], seed=0, seq_len=CLASSIFY_RECIPES["default"]["seq_len"]):
+                 noise=CLASSIFY_RECIPES["default"]["noise"], seed=0, seq_len=CLASSIFY_RECIPES["default"]["seq_len"],
+                 pixel_ratio=1):
         self.classifier = Classifier(model, pool)
+        self.pixel_ratio = check_real(pixel_ratio, "pixel_ratio", 1, 4, high_open=False)
         if model.input_size != 1:
             raise ValueError(f"model must read a wave's values, input_size=1, got {model.input_size}")
         self.n_classes, self.seq_len = model.output_size, seq_len
@@ -82,7 +86,7 @@ class ClassifierExplorer:
                                   f"true {self.frequency.value:g}", fontsize=10)
         self.readout.value = (f"predicted class {predicted}, probability {self.probabilities[predicted - 1]:.3f}; "
                               f"true frequency {self.frequency.value:g}")
-        self.image.value = figure_png(self.fig)
+        self.image.value = figure_png(self.fig, self.pixel_ratio)
 
     @property
     def widget(self):

@@ -32,11 +32,11 @@ FORECAST_TRAINING_RANGES = {"frequency": (1.0, 9.0), "phase": (-np.pi, np.pi), "
 
 PIXEL_RATIO = 2  # static figures are drawn at twice the pixels they are shown at: sharp on high-density screens
 
-def figure_png(fig):
-    """The Agg rendering of `fig` at `PIXEL_RATIO` times its dpi as PNG bytes, lightly compressed: it is replaced at
+def figure_png(fig, pixel_ratio=PIXEL_RATIO):
+    """The Agg rendering of `fig` at `pixel_ratio` times its dpi as PNG bytes, lightly compressed: it is replaced at
     every redraw."""
     dpi = fig.dpi
-    fig.set_dpi(dpi * PIXEL_RATIO)
+    fig.set_dpi(dpi * pixel_ratio)
     try:
         fig.canvas.draw()
         pixels = np.asarray(fig.canvas.buffer_rgba())

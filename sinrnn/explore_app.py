@@ -25,12 +25,14 @@ from .text_explore import TextExplorer
 
 # %% ../nbs/19c_explore_app.ipynb #c5234b77
 # the explorer of each task that has one of its own; the wave's and the forecaster's share the prediction explorer
-TASK_EXPLORERS = {"classify": ClassifierExplorer.from_checkpoint, "text": TextExplorer.from_checkpoint}
+# the explorer of each task with one of its own, from a checkpoint's path and the pixel ratio (the text has no figure)
+TASK_EXPLORERS = {"classify": lambda path, pixel_ratio: ClassifierExplorer.from_checkpoint(path, pixel_ratio=pixel_ratio),
+                  "text": lambda path, pixel_ratio: TextExplorer.from_checkpoint(path)}
 
 def explorer_views(paths, pixel_ratio=1):
     """The explorers of the checkpoints at `paths`, a list of widgets in the order shown: one `PredictionExplorer`
-    of every model that draws or forecasts a wave, drawn at `pixel_ratio` (2 for a high-density screen), then each
-    other checkpoint's explorer under its name."""
+    of every model that draws or forecasts a wave, then each other checkpoint's explorer under its name; figures
+    drawn at `pixel_ratio` (2 for a high-density screen)."""
     names, tasks = checkpoint_names(paths), [checkpoint_task(path) for path in paths]
     waves = {name: load_checkpoint(path)[0]
              for name, path, task in zip(names, paths, tasks) if task not in TASK_EXPLORERS}
@@ -38,7 +40,7 @@ def explorer_views(paths, pixel_ratio=1):
     for name, path, task in zip(names, paths, tasks):
         if task in TASK_EXPLORERS:
             title = widgets.HTML(f"<h3>{escape(name)}: {escape(task)}</h3>")
-            views.append(widgets.VBox([title, TASK_EXPLORERS[task](path).widget]))
+            views.append(widgets.VBox([title, TASK_EXPLORERS[task](path, pixel_ratio).widget]))
     return views
 
 def explorer_notebook(paths, pixel_ratio=1):
