@@ -15,16 +15,16 @@ _ITEM_LINE = re.compile(r'(\w+(, \w+)*: |Returns |Raises |Yields )')  # `x: (T, 
 _UNTYPED = re.compile(r':NoneType=None\b')  # nbdev's annotation of an argument whose default is None
 
 def docstring_markdown(docs):
-    """`docs` as markdown that keeps its lines, without their indentation: the first line, and the lines after it
-    up to the first that names arguments (`x: (T, N, I) inputs`), what is returned or what is raised (`Returns ...`,
-    `Raises ...`), as they are; then each such line, with the lines that continue it, as an item of a list."""
+    """`docs` as markdown: its opening lines, up to the first after them that names arguments (`x: (T, N, I)
+    inputs`), what is returned or what is raised (`Returns ...`, `Raises ...`), as one line, which nbdev sets in
+    italics whole; then each such line, with the lines that continue it, as an item of a list."""
     lead, items = [], []
     for line in docs.splitlines():
         line = line.strip()
         if lead and _ITEM_LINE.match(line): items.append(line)
         elif items: items[-1] += f" {line}"
         else: lead.append(line)
-    return "\n".join(lead) + ("\n\n" + "\n".join(f"- {item}" for item in items) if items else "")
+    return " ".join(lead) + ("\n\n" + "\n".join(f"- {item}" for item in items) if items else "")
 
 def signature_markdown(block, maxline):
     """nbdev's fenced signature `block` on one line if it fits in `maxline` characters and has no comments (a
