@@ -24,10 +24,10 @@ from .classify_explore import ClassifierExplorer
 from .text_explore import TextExplorer
 
 # %% ../nbs/19c_explore_app.ipynb #c5234b77
-# the explorer of each task that has one of its own; the wave's and the forecaster's share the prediction explorer
-# the explorer of each task with one of its own, from a checkpoint's path and the pixel ratio (the text has no figure)
-TASK_EXPLORERS = {"classify": lambda path, pixel_ratio: ClassifierExplorer.from_checkpoint(path, pixel_ratio=pixel_ratio),
-                  "text": lambda path, pixel_ratio: TextExplorer.from_checkpoint(path)}
+# the explorer of each task that has one of its own, from a checkpoint's path and the pixel ratio (the text draws no
+# figure); the wave's and the forecaster's share the prediction explorer
+TASK_EXPLORERS = {"classify": lambda path, ratio: ClassifierExplorer.from_checkpoint(path, pixel_ratio=ratio),
+                  "text": lambda path, ratio: TextExplorer.from_checkpoint(path)}
 
 def explorer_views(paths, pixel_ratio=1):
     """The explorers of the checkpoints at `paths`, a list of widgets in the order shown: one `PredictionExplorer`
