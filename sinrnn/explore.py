@@ -133,11 +133,11 @@ class PredictionExplorer:
         self.legend = self.ax.legend(loc="upper right", framealpha=1)
         self.ax.grid(alpha=0.3); self.ax_error.grid(alpha=0.3)
         self.ax_error.set(xlabel="t", ylabel="error")
-        self.fig.tight_layout(rect=(0, 0, 1, 0.93))  # room above the axes for the two lines of the title
+        self.fig.tight_layout(rect=(0, 0, 1, 0.93))  # room above the axes for a snapshot's two lines of title
         # what changes at a slider move; with Agg they are left out of a full draw and drawn over its copy (`_pixels`)
         self._moving, self._frame = [], None
         if not isinstance(self.fig.canvas, widgets.DOMWidget):
-            self._moving = [self.target_line, self.prediction_line, self.error_line, self.ax.title]
+            self._moving = [self.target_line, self.prediction_line, self.error_line]
             for artist in self._moving:
                 artist.set_animated(True)
 
@@ -150,10 +150,9 @@ class PredictionExplorer:
     def widget(self):
         "The whole explorer as one ipywidgets box."
         controls = widgets.VBox([self.frequency, self.phase, self.amplitude, self.seq_len])
-        source = widgets.VBox([self.model_choice, widgets.HBox([self.checkpoint_path, self.load_button]), self.status,
-                               self.readout])
+        source = widgets.VBox([self.model_choice, widgets.HBox([self.checkpoint_path, self.load_button]), self.status])
         figure = self.fig.canvas if isinstance(self.fig.canvas, widgets.DOMWidget) else self.image
-        return widgets.VBox([widgets.HBox([controls, source]), figure])
+        return widgets.VBox([widgets.HBox([controls, source]), self.readout, figure])
 
     def _ipython_display_(self):
         display(self.widget)
@@ -200,11 +199,11 @@ def update(self: PredictionExplorer):
     self.ax_error.set_facecolor("#fdebd0" if outside else "white")
     note = f"  (outside training: {', '.join(outside)})" if outside else ""
     self.readout.value = f"MSE per step{shown} = {self.mse:.6g}{note}"
-    # two short lines, so that the title fits the figure whatever the model's name
-    self.ax.set_title(f"{self.model_choice.value}: MSE per step{shown} = {self.mse:.4g}\n"
-                      f"f={self.frequency.value:g}, "
-                      f"phase={self.phase.value:g}, A={self.amplitude.value:g}, T={self.seq_len.value}{note}",
-                      fontsize=10)
+    # a snapshot's title, in two short lines so that it fits the figure whatever the model's name
+    self._snapshot_title = (f"{self.model_choice.value}: MSE per step{shown} = {self.mse:.4g}\n"
+                            f"f={self.frequency.value:g}, phase={self.phase.value:g}, A={self.amplitude.value:g}, "
+                            f"T={self.seq_len.value}{note}")
+    self.ax.set_title(self.model_choice.value, fontsize=10)
     self.ax.set_xlim(-0.05 * t_max, 1.05 * t_max)
     wave_limit, error_limit = covering_limit(np.r_[y[:, 0], prediction]), covering_limit(error)
     self.ax.set_ylim(-wave_limit, wave_limit)
@@ -213,8 +212,7 @@ def update(self: PredictionExplorer):
 
 @patch
 def _render(self: PredictionExplorer):
-    # an ipympl canvas is itself a widget and redraws in place; for any other backend, draw with Agg and send the
-    # pixels to the image widget
+    # an ipympl canvas is a widget that redraws in place; with any other backend Agg draws into the image widget
     if isinstance(self.fig.canvas, widgets.DOMWidget):
         self.fig.canvas.draw_idle()
         return
@@ -223,14 +221,15 @@ def _render(self: PredictionExplorer):
 @patch
 def _pixels(self: PredictionExplorer, pixel_ratio=None):
     """The figure's pixels (height, width, 4) at `pixel_ratio` (default: the explorer's) times its dpi. Only a change
-    of the axes' limits, shading or pixel ratio draws the whole figure; otherwise the moving artists are drawn over a
-    copy of the last full draw. So an artist added to the axes from outside shows at their next full draw."""
+    of the axes' limits, shading, title or pixel ratio draws the whole figure; otherwise the moving artists are drawn
+    over a copy of the last full draw. So an artist added to the axes from outside shows at their next full draw."""
     pixel_ratio = pixel_ratio or self.pixel_ratio
     dpi = self.fig.dpi
     self.fig.set_dpi(dpi * pixel_ratio)
     try:
         canvas = self.fig.canvas
-        frame = [pixel_ratio] + [(ax.get_xlim(), ax.get_ylim(), ax.get_facecolor()) for ax in (self.ax, self.ax_error)]
+        frame = [pixel_ratio, self.ax.get_title()] + [(a.get_xlim(), a.get_ylim(), a.get_facecolor())
+                                                       for a in self.fig.axes]
         if frame != self._frame or not self._moving:
             canvas.draw()  # everything but the animated artists
             self._background, self._frame = canvas.copy_from_bbox(self.fig.bbox), frame
@@ -248,8 +247,11 @@ def _pixels(self: PredictionExplorer, pixel_ratio=None):
 
 @patch
 def snapshot(self: PredictionExplorer):
-    "The figure as it is now, as a PNG image that every front end shows, with or without a kernel."
-    return PNG(data=png_bytes(self._pixels(PIXEL_RATIO)), width=round(self.fig.get_figwidth() * self.fig.dpi))
+    "The figure as a PNG image that every front end shows, kernel or none; its title gives the wave and the MSE."
+    self.ax.set_title(self._snapshot_title, fontsize=10)
+    pixels = self._pixels(PIXEL_RATIO)
+    self.ax.set_title(self.model_choice.value, fontsize=10)  # and should the draw fail, the next update sets it back
+    return PNG(data=png_bytes(pixels), width=round(self.fig.get_figwidth() * self.fig.dpi))
 
 
 # %% ../nbs/19_explore.ipynb #b7c5a116
