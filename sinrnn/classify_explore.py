@@ -13,11 +13,10 @@ from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from .activations import softmax
-from .checks import check_real
 from .data import TIME_STEP, time_grid
 from .checkpoint import load_checkpoint
 from .classify import CLASSIFY_RECIPES, Classifier
-from .explore import figure_png
+from .png import check_pixel_ratio, figure_png
 
 # %% ../nbs/19a_classify_explore.ipynb #fc9d4bb2
 class ClassifierExplorer:
@@ -28,7 +27,7 @@ class ClassifierExplorer:
                  noise=CLASSIFY_RECIPES["default"]["noise"], seed=0, seq_len=CLASSIFY_RECIPES["default"]["seq_len"],
                  pixel_ratio=1):
         self.classifier = Classifier(model, pool)
-        self.pixel_ratio = check_real(pixel_ratio, "pixel_ratio", 1, 4, high_open=False)
+        self.pixel_ratio = check_pixel_ratio(pixel_ratio)
         if model.input_size != 1:
             raise ValueError(f"model must read a wave's values, input_size=1, got {model.input_size}")
         self.n_classes, self.seq_len = model.output_size, seq_len
