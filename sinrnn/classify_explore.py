@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from .activations import softmax
-from .data import TIME_STEP, time_grid
+from .data import TIME_STEP, sine_wave, time_grid
 from .checkpoint import load_checkpoint
 from .classify import CLASSIFY_RECIPES, Classifier
 from .png import check_pixel_ratio, figure_png
@@ -66,9 +66,10 @@ class ClassifierExplorer:
 
     def wave(self):
         "The noisy wave of the sliders, (T,), and its time steps, (T,)."
-        t = time_grid(self.seq_len, (self.seq_len - 1) * TIME_STEP)
-        clean = self.amplitude.value * np.sin(self.frequency.value * t + self.phase.value)
-        return clean + self.noise.value * np.random.default_rng(self.seed.value).normal(size=self.seq_len), t
+        t_max = (self.seq_len - 1) * TIME_STEP
+        _, clean = sine_wave(self.frequency.value, self.phase.value, self.amplitude.value, self.seq_len, t_max)
+        noise = self.noise.value * np.random.default_rng(self.seed.value).normal(size=self.seq_len)
+        return clean[:, 0] + noise, time_grid(self.seq_len, t_max)
 
     def update(self):
         "Draw the wave again and the probabilities the classifier gives it."

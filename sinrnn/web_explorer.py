@@ -100,11 +100,11 @@ _PLOT_JS = """
       lo = Math.min(lo, y[t]); hi = Math.max(hi, y[t]);
     }
     mse /= counted;
-    const sx = v => pad + (W - 2 * pad) * v / Math.max(ts[T - 1], dt);
+    const tMax = Math.max(ts[T - 1], dt), sx = v => pad + (W - 2 * pad) * v / tMax;
     const sy = v => Hpx - pad - (Hpx - 2 * pad) * (v - lo) / (hi - lo);
     svg.querySelector(".sinrnn-target").setAttribute("d", path(ts, target, sx, sy));
     svg.querySelector(".sinrnn-prediction").setAttribute("d", path(ts, y, sx, sy));
-    drawAxes(sx, sy, Math.max(ts[T - 1], dt), lo, hi);
+    drawAxes(sx, sy, tMax, lo, hi);
     const values = {frequency: f, phase: phase, amplitude: amp, T: T};
     const ranges = models[name].ranges, outside = Object.keys(ranges).filter(
       k => values[k] < ranges[k][0] - 1e-9 || values[k] > ranges[k][1] + 1e-9);
