@@ -8,7 +8,7 @@ __all__ = ['ClassifierExplorer']
 # %% ../nbs/19a_classify_explore.ipynb #4c860e25
 import numpy as np
 import ipywidgets as widgets
-from IPython.display import display
+from IPython.display import Image as PNG, display
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -16,7 +16,8 @@ from .activations import softmax
 from .data import TIME_STEP, sine_wave, time_grid
 from .checkpoint import load_checkpoint
 from .classify import CLASSIFY_RECIPES, Classifier
-from .png import check_pixel_ratio, figure_png
+from .frames import PIXEL_RATIO, Blitter, check_pixel_ratio, png_bytes
+from .explore import covering_limit
 
 # %% ../nbs/19a_classify_explore.ipynb #fc9d4bb2
 class ClassifierExplorer:
@@ -55,14 +56,17 @@ class ClassifierExplorer:
         self.fig = Figure(figsize=(9, 3.2), dpi=80, layout="constrained")
         FigureCanvasAgg(self.fig)
         self.ax_wave, self.ax_classes = self.fig.subplots(1, 2, width_ratios=[3, 2])
-        self.wave_line, = self.ax_wave.plot([], [], color="tab:blue", lw=1.5)
+        self.wave_line, = self.ax_wave.plot([], [], color="tab:blue", lw=1.5, zorder=3)  # over the spines
         self.ax_wave.set(xlabel="t", title="the wave the classifier reads", xlim=(0, (self.seq_len - 1) * TIME_STEP))
         self.bars = self.ax_classes.bar(np.arange(1, self.n_classes + 1), np.zeros(self.n_classes), color="0.6")
-        self.truth_line = self.ax_classes.axvline(0, color="tab:red", ls="--", label="true frequency")
+        self.truth_line = self.ax_classes.axvline(0, color="tab:red", ls="--", label="true frequency", zorder=3)
         self.ax_classes.set(xlabel="class (frequency)", ylabel="probability", ylim=(0, 1),
                             xticks=np.arange(1, self.n_classes + 1))
-        self.ax_classes.legend(loc="upper right", fontsize=8)
+        self.ax_classes.set_title("the probability of each class", fontsize=10)
+        legend = self.ax_classes.legend(loc="upper right", fontsize=8, framealpha=1)
         self.image.width = str(round(self.fig.get_figwidth() * self.fig.dpi))
+        # the wave, the bars and the true frequency move; the axes are drawn again only when the wave's limits change
+        self.blitter = Blitter(self.fig, [self.wave_line, *self.bars, self.truth_line], legend)
 
     def wave(self):
         "The noisy wave of the sliders, (T,), and its time steps, (T,)."
@@ -76,17 +80,21 @@ class ClassifierExplorer:
         x, t = self.wave()
         self.probabilities = softmax(self.classifier.logits(x[None, :, None]))[0]
         self.wave_line.set_data(t, x)
-        self.ax_wave.relim(); self.ax_wave.autoscale_view(scalex=False)
+        limit = covering_limit(x)  # a limit that seldom moves, so that most frames are blitted
+        self.ax_wave.set_ylim(-limit, limit)
         predicted = int(np.argmax(self.probabilities)) + 1
         for k, (bar, p) in enumerate(zip(self.bars, self.probabilities), start=1):
             bar.set_height(p)
             bar.set_color("tab:green" if k == predicted else "0.6")
         self.truth_line.set_xdata([self.frequency.value] * 2)
-        self.ax_classes.set_title(f"predicted {predicted} (p = {self.probabilities[predicted - 1]:.2f}), "
-                                  f"true {self.frequency.value:g}", fontsize=10)
+        # the numbers are text in the page, which the browser draws at once, not a title that Agg draws every frame
         self.readout.value = (f"predicted class {predicted}, probability {self.probabilities[predicted - 1]:.3f}; "
                               f"true frequency {self.frequency.value:g}")
-        self.image.value = figure_png(self.fig, self.pixel_ratio)
+        self.image.value = png_bytes(self.blitter.pixels(self.ax_wave.get_ylim(), self.pixel_ratio))
+
+    def snapshot(self):
+        "The figure as it is now, as a PNG image that every front end shows, kernel or none, at twice its pixels."
+        return PNG(data=png_bytes(self.blitter.pixels(self.ax_wave.get_ylim(), PIXEL_RATIO)), width=self.image.width)
 
     @property
     def widget(self):

@@ -20,7 +20,7 @@ from .model import RNN
 from .data import TIME_STEP, sine_wave, time_grid
 from .checkpoint import load_checkpoint
 from .forecast import FORECAST_RECIPES, scaled_generate
-from .png import PIXEL_RATIO, check_pixel_ratio, png_bytes
+from .frames import PIXEL_RATIO, Blitter, check_pixel_ratio, png_bytes
 
 # %% ../nbs/19_explore.ipynb #4d53b289
 NOTEBOOK_TRAINING_RANGES = {"frequency": (1.0, 9.0), "phase": (0.0, 0.0), "amplitude": (1.0, 1.0), "T": (2, 50)}
@@ -101,12 +101,11 @@ class PredictionExplorer:
         self.ax.grid(alpha=0.3); self.ax_error.grid(alpha=0.3)
         self.ax_error.set(xlabel="t", ylabel="error")
         self.fig.tight_layout(rect=(0, 0, 1, 0.93))  # room above the axes for a snapshot's two lines of title
-        # what changes at a slider move; with Agg they are left out of a full draw and drawn over its copy (`_pixels`)
-        self._moving, self._frame = [], None
-        if not isinstance(self.fig.canvas, widgets.DOMWidget):
-            self._moving = [self.target_line, self.prediction_line, self.error_line]
-            for artist in self._moving:
-                artist.set_animated(True)
+        # what changes at a slider move, drawn over a copy of the last full draw; an ipympl canvas draws itself whole
+        if isinstance(self.fig.canvas, widgets.DOMWidget):
+            self.blitter = Blitter(self.fig)
+        else:
+            self.blitter = Blitter(self.fig, [self.target_line, self.prediction_line, self.error_line], self.legend)
 
     @property
     def model(self):
@@ -187,30 +186,11 @@ def _render(self: PredictionExplorer):
 
 @patch
 def _pixels(self: PredictionExplorer, pixel_ratio=None):
-    """The figure's pixels (height, width, 4) at `pixel_ratio` (default: the explorer's) times its dpi. Only a change
-    of the axes' limits, shading, title or pixel ratio draws the whole figure; otherwise the moving artists are drawn
-    over a copy of the last full draw. So an artist added to the axes from outside shows at their next full draw."""
-    pixel_ratio = pixel_ratio or self.pixel_ratio
-    dpi = self.fig.dpi
-    self.fig.set_dpi(dpi * pixel_ratio)
-    try:
-        canvas = self.fig.canvas
-        frame = [pixel_ratio, self.ax.get_title()] + [(a.get_xlim(), a.get_ylim(), a.get_facecolor())
-                                                       for a in self.fig.axes]
-        if frame != self._frame or not self._moving:
-            canvas.draw()  # everything but the animated artists
-            self._background, self._frame = canvas.copy_from_bbox(self.fig.bbox), frame
-            if self._moving:
-                self._legend_pixels = canvas.copy_from_bbox(self.legend.get_window_extent())
-        else:
-            canvas.restore_region(self._background)
-        for artist in self._moving:
-            artist.axes.draw_artist(artist)
-        if self._moving:  # the opaque legend goes back over the lines, as a full draw puts it: pixels, not text
-            canvas.restore_region(self._legend_pixels)
-        return np.asarray(canvas.buffer_rgba()).copy()
-    finally:
-        self.fig.set_dpi(dpi)
+    """The figure's pixels (height, width, 4) at `pixel_ratio` (default: the explorer's) times its dpi, blitted: only a
+    change of the title, the axes' limits or their shading draws the whole figure. So an artist added to the axes
+    from outside shows at their next full draw."""
+    frame = [self.ax.get_title()] + [(a.get_xlim(), a.get_ylim(), a.get_facecolor()) for a in self.fig.axes]
+    return self.blitter.pixels(frame, pixel_ratio or self.pixel_ratio)
 
 @patch
 def snapshot(self: PredictionExplorer):

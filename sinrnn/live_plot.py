@@ -13,7 +13,7 @@ from IPython.display import Image as PNG, display
 from .checks import check_size
 from .model import RNN
 from .data import sine_wave, time_grid
-from .png import figure_png
+from .frames import figure_png
 
 # %% ../nbs/19e_live_plot.ipynb #47fc7d70
 class LivePlot:
