@@ -51,8 +51,9 @@ def figure_png(fig, pixel_ratio=PIXEL_RATIO):
 class Blitter:
     """Frames of the Agg figure `fig` in which only the artists `moving` change: each drawn over a copy of the last
     full draw, with the pixels of the artist `on_top` (an opaque legend) put back over them. With nothing moving,
-    every frame is a full draw. A moving artist that crosses a spine is drawn over it, as a full draw does only if
-    its zorder is above the spines' 2.5."""
+    every frame is a full draw. A moving artist is drawn over everything in the copy: over the spines (zorder 2.5),
+    the ticks and the grid (1.5) too, where a full draw would put those on top unless its zorder is higher. Artists
+    of equal zorder are drawn in the order given, which should be the order they were added in."""
     def __init__(self, fig, moving=(), on_top=None):
         # in the order of a full draw: by zorder, and equals in the order given
         self.fig, self.moving, self.on_top = fig, sorted(moving, key=lambda artist: artist.get_zorder()), on_top
@@ -61,15 +62,17 @@ class Blitter:
         self.frame = self.background = self.on_top_pixels = None
 
     def pixels(self, frame, pixel_ratio=1):
-        """The figure's pixels (height, width, 4) at `pixel_ratio` times its dpi. A full draw when `frame` (what the
-        moving artists do not cover: limits, shading, titles) or the pixel ratio differs from the last full draw's."""
+        """The figure's pixels (height, width, 4) at `pixel_ratio` times its dpi. A full draw when `frame` (plain values
+        for what the moving artists do not cover: limits, shading, titles) or the figure's size in pixels differs from
+        the last full draw's."""
         dpi = self.fig.dpi
         self.fig.set_dpi(dpi * pixel_ratio)
         try:
             canvas = self.fig.canvas
-            if (pixel_ratio, frame) != self.frame or not self.moving:
+            key = (tuple(self.fig.bbox.bounds), frame)  # the size in pixels: the pixel ratio, the dpi, the inches
+            if key != self.frame or not self.moving:
                 canvas.draw()  # everything but the moving artists
-                self.background, self.frame = canvas.copy_from_bbox(self.fig.bbox), (pixel_ratio, frame)
+                self.background, self.frame = canvas.copy_from_bbox(self.fig.bbox), key
                 if self.on_top is not None:
                     self.on_top_pixels = canvas.copy_from_bbox(self.on_top.get_window_extent())
             else:
