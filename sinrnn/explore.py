@@ -198,7 +198,8 @@ def snapshot(self: PredictionExplorer):
     self.ax.set_title(self._snapshot_title, fontsize=10)
     pixels = self._pixels(PIXEL_RATIO)
     self.ax.set_title(self.model_choice.value, fontsize=10)  # and should the draw fail, the next update sets it back
-    self._render()  # the live figure had been drawn with the snapshot's title
+    if isinstance(self.fig.canvas, widgets.DOMWidget):  # an ipympl canvas shows every draw, the snapshot's too
+        self.fig.canvas.draw_idle()
     return PNG(data=png_bytes(pixels), width=round(self.fig.get_figwidth() * self.fig.dpi))
 
 
