@@ -16,8 +16,7 @@ from .activations import softmax
 from .data import TIME_STEP, sine_wave, time_grid
 from .checkpoint import load_checkpoint
 from .classify import CLASSIFY_RECIPES, Classifier
-from .frames import PIXEL_RATIO, Blitter, check_pixel_ratio, png_bytes
-from .explore import covering_limit
+from .frames import PIXEL_RATIO, Blitter, check_pixel_ratio, covering_limit, png_bytes
 
 # %% ../nbs/19a_classify_explore.ipynb #fc9d4bb2
 CLASSES_TITLE = "the probability of each class"  # the live title; a snapshot's gives the answer
